@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import type { NangoSync } from '../models';
+import { createRateLimiter, sleep } from './rate-limiter';
+import type { RunStats } from './run-stats';
+
+export type QueryParams = Record<string, string | number>;
+
+/** 401/403: retrying cannot help, and the fix is on the connection. */
+export class ClariAuthError extends Error {
+    override name = 'ClariAuthError';
+    constructor(status: number) {
+        super(
+            `Clari Copilot rejected the credentials (HTTP ${status}). Check the connection's API key and API password ` +
+                `(Clari Copilot > workspace settings > integrations > Clari Copilot API) and reconnect.`
+        );
+    }
+}
+
+export class ClariNotFoundError extends Error {
+    override name = 'ClariNotFoundError';
+}
+
+/** A request that kept failing after every retry; `status` is null for network errors and timeouts. */
+export class ClariRequestError extends Error {
+    override name = 'ClariRequestError';
+    constructor(
+        message: string,
+        readonly status: number | null
+    ) {
+        super(message);
+    }
+}
+
+export interface ClariClientOptions {
+    maxRequestsPerSecond: number;
+    stats: RunStats;
+    /** Attempts per request, the first included. */
+    maxAttempts?: number;
+    baseDelayMs?: number;
+    maxDelayMs?: number;
+    /** A stalled response is abandoned and retried after this long. */
+    requestTimeoutMs?: number;
+    /** A Retry-After longer than this fails the request instead of parking the run (e.g. the weekly budget is spent). */
+    maxRetryAfterMs?: number;
+}
+
+export interface ClariClient {
+    get(endpoint: string, params: QueryParams): Promise<unknown>;
+}
+
+interface HttpOutcome {
+    status: number | null;
+    retryAfter: string | null;
+    data: unknown;
+    networkError: string | null;
+}
+
+const httpErrorSchema = z.object({
+    response: z.object({
+        status: z.number(),
+        headers: z.object({ 'retry-after': z.union([z.string(), z.number()]).nullish() }).nullish(),
+        data: z.unknown()
+    })
+});
+const networkErrorSchema = z.object({ code: z.string(), message: z.string() });
+const responseSchema = z.object({
+    status: z.number(),
+    headers: z.object({ 'retry-after': z.union([z.string(), z.number()]).nullish() }).nullish(),
+    data: z.unknown()
+});
+
+class RequestTimeout extends Error {}
+
+/**
+ * Every Clari request of a run goes through here: one shared rate limiter, retries with exponential
+ * backoff and jitter on 429, 5xx, network errors and stalls, `Retry-After` honoured when sent.
+ * Nango's own proxy retries are turned off (retries: 0) so that this is the only retry policy.
+ */
+export function createClariClient(nango: NangoSync, options: ClariClientOptions): ClariClient {
+    const {
+        stats,
+        maxAttempts = 6,
+        baseDelayMs = 500,
+        maxDelayMs = 30_000,
+        requestTimeoutMs = 120_000,
+        maxRetryAfterMs = 5 * 60_000
+    } = options;
+    const limiter = createRateLimiter(options.maxRequestsPerSecond);
+
+    async function send(endpoint: string, params: QueryParams): Promise<HttpOutcome> {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+            const timeout = new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new RequestTimeout()), requestTimeoutMs);
+            });
+            const response = responseSchema.parse(await Promise.race([nango.get({ endpoint, params, retries: 0 }), timeout]));
+            return { status: response.status, retryAfter: headerValue(response.headers), data: response.data, networkError: null };
+        } catch (error) {
+            return outcomeOfError(error, requestTimeoutMs);
+        } finally {
+            clearTimeout(timer);
+        }
+    }
+
+    return {
+        async get(endpoint, params) {
+            for (let attempt = 1; ; attempt++) {
+                await limiter.acquire();
+                stats.requests++;
+                const outcome = await send(endpoint, params);
+                const { status } = outcome;
+                if (status !== null && status < 400) {
+                    return outcome.data;
+                }
+                if (status === 401 || status === 403) {
+                    throw new ClariAuthError(status);
+                }
+                if (status === 404) {
+                    throw new ClariNotFoundError(`${endpoint} answered 404`);
+                }
+                const problem = status === null ? (outcome.networkError ?? 'network error') : `HTTP ${status}`;
+                const retryable = status === null || status === 429 || status >= 500;
+                if (!retryable || attempt >= maxAttempts) {
+                    throw new ClariRequestError(`GET ${endpoint} failed after ${attempt} attempt(s): ${problem}`, status);
+                }
+                const retryAfterMs = parseRetryAfter(outcome.retryAfter);
+                if (retryAfterMs !== null && retryAfterMs > maxRetryAfterMs) {
+                    throw new ClariRequestError(
+                        `GET ${endpoint}: Clari asked to retry after ${Math.round(retryAfterMs / 1000)}s; the weekly request budget may be spent`,
+                        status
+                    );
+                }
+                const waitMs = retryAfterMs ?? backoffWithJitter(attempt, baseDelayMs, maxDelayMs);
+                stats.retries++;
+                if (status === 429) {
+                    stats.throttled++;
+                    limiter.pause(waitMs);
+                }
+                await sleep(waitMs);
+            }
+        }
+    };
+}
+
+function outcomeOfError(error: unknown, requestTimeoutMs: number): HttpOutcome {
+    if (error instanceof RequestTimeout) {
+        return { status: null, retryAfter: null, data: null, networkError: `no response within ${requestTimeoutMs}ms` };
+    }
+    const http = httpErrorSchema.safeParse(error);
+    if (http.success) {
+        const { response } = http.data;
+        return { status: response.status, retryAfter: headerValue(response.headers), data: response.data, networkError: null };
+    }
+    const network = networkErrorSchema.safeParse(error);
+    if (network.success) {
+        return { status: null, retryAfter: null, data: null, networkError: `${network.data.code}: ${network.data.message}` };
+    }
+    // Not an HTTP or network failure: a bug, which retrying would only hide.
+    throw error;
+}
+
+function headerValue(headers: { 'retry-after'?: string | number | null | undefined } | null | undefined): string | null {
+    const value = headers?.['retry-after'];
+    return value == null ? null : String(value);
+}
+
+/** `Retry-After` is either delay-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
+    if (value === null || value.trim() === '') {
+        return null;
+    }
+    const seconds = Number(value);
+    if (Number.isFinite(seconds)) {
+        return Math.max(0, seconds * 1000);
+    }
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+/** "Equal jitter" (half fixed, half random): spreads retries of concurrent workers so they do not hit Clari in lockstep. */
+export function backoffWithJitter(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
+    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+    return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}

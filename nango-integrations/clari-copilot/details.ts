@@ -1,0 +1,49 @@
+import { ClariNotFoundError, ClariRequestError, type ClariClient } from './clari-client';
+import { mapWithConcurrency } from './concurrency';
+import { callDetailsResponseSchema, describeIssues, parseCall, rawCallDetailsSchema, type RawCallDetails } from './schemas';
+
+export type DetailsOutcome =
+    | { kind: 'fetched'; id: string; call: RawCallDetails }
+    /** Clari answers 404 for a call that was deleted or made private. */
+    | { kind: 'gone'; id: string }
+    | { kind: 'invalid'; id: string; reason: string }
+    | { kind: 'failed'; id: string; reason: string };
+
+export interface DetailsOptions {
+    includeMedia: boolean;
+    concurrency: number;
+}
+
+/**
+ * Fetches `/call-details` for each id, several at a time; the shared rate limiter in the client keeps
+ * the pace. Per-call problems become outcomes so that one bad call cannot sink the rest of the page;
+ * only a credentials error (which no other call could escape either) is thrown.
+ */
+export async function fetchCallDetails(client: ClariClient, ids: string[], options: DetailsOptions): Promise<DetailsOutcome[]> {
+    const media = options.includeMedia ? 'true' : 'false';
+    return mapWithConcurrency(ids, options.concurrency, async (id): Promise<DetailsOutcome> => {
+        try {
+            const body = await client.get('/call-details', { id, includeAudio: media, includeVideo: media });
+            const envelope = callDetailsResponseSchema.safeParse(body);
+            if (!envelope.success) {
+                return { kind: 'invalid', id, reason: describeIssues(envelope.error) };
+            }
+            const parsed = parseCall(rawCallDetailsSchema, envelope.data.call);
+            if (!parsed.ok) {
+                return { kind: 'invalid', id, reason: parsed.reason };
+            }
+            if (parsed.value.id !== id) {
+                return { kind: 'invalid', id, reason: `details answered with another call id (${parsed.value.id})` };
+            }
+            return { kind: 'fetched', id, call: parsed.value };
+        } catch (error) {
+            if (error instanceof ClariNotFoundError) {
+                return { kind: 'gone', id };
+            }
+            if (error instanceof ClariRequestError) {
+                return { kind: 'failed', id, reason: error.message };
+            }
+            throw error;
+        }
+    });
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/**
+ * Connection metadata accepted by the `calls` sync (model `ClariCopilotSyncOptions` in nango.yaml).
+ * Every option is optional; a present but invalid value fails the run instead of being silently replaced.
+ */
+const syncOptionsSchema = z.object({
+    backfillDays: z.number().int().min(1).max(3650).default(365),
+    // Clari's documented limit is 10 requests per second per workspace.
+    maxRequestsPerSecond: z.number().positive().max(100).default(10),
+    includeMedia: z.boolean().default(true),
+    reconcileEveryHours: z
+        .number()
+        .min(0)
+        .max(24 * 30)
+        .default(24)
+});
+
+const knownOptionKeys = new Set(Object.keys(syncOptionsSchema.shape));
+
+export type SyncOptions = z.infer<typeof syncOptionsSchema>;
+
+export class InvalidSyncOptionsError extends Error {
+    override name = 'InvalidSyncOptionsError';
+}
+
+export interface ParsedSyncOptions {
+    options: SyncOptions;
+    /** Metadata keys this sync does not read: other syncs may share the connection's metadata, but a typo shows up here. */
+    ignoredKeys: string[];
+}
+
+export function parseSyncOptions(metadata: unknown): ParsedSyncOptions {
+    const result = syncOptionsSchema.safeParse(metadata ?? {});
+    if (result.success) {
+        const given = typeof metadata === 'object' && metadata !== null ? Object.keys(metadata) : [];
+        return { options: result.data, ignoredKeys: given.filter((key) => !knownOptionKeys.has(key)) };
+    }
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(metadata)'}: ${issue.message}`).join('; ');
+    throw new InvalidSyncOptionsError(`Invalid connection metadata for the Clari Copilot calls sync: ${problems}`);
+}

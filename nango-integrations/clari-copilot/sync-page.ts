@@ -1,0 +1,82 @@
+import type { NangoSync } from '../models';
+import type { ClariClient } from './clari-client';
+import { fetchCallDetails } from './details';
+import type { InvalidCall, ListedPage } from './listing';
+import { toCallRecord } from './mapper';
+import type { SyncOptions } from './options';
+import type { RunPlan } from './plan';
+import type { RunStats } from './run-stats';
+import { readStoredCalls } from './stored-calls';
+
+/**
+ * One listed page, start to finish: skip calls whose stored copy is current, fetch details for the
+ * rest, save them in one batch, delete calls Clari no longer serves.
+ */
+export async function syncPage(
+    nango: NangoSync,
+    client: ClariClient,
+    page: ListedPage,
+    plan: RunPlan,
+    options: SyncOptions,
+    stats: RunStats
+): Promise<void> {
+    await reportInvalid(nango, page.invalid, 'listed', stats);
+    const listedIds = [...page.calls.map((call) => call.id), ...page.invalid.flatMap((invalid) => (invalid.id ? [invalid.id] : []))];
+    const stored = await readStoredCalls(nango, listedIds);
+    const changed = page.calls.filter((call) => stored.get(call.id)?.lastModifiedTime !== (call.last_modified_time ?? null));
+    stats.unchangedSkipped += page.calls.length - changed.length;
+
+    const outcomes = await fetchCallDetails(
+        client,
+        changed.map((call) => call.id),
+        { includeMedia: options.includeMedia, concurrency: Math.min(20, Math.ceil(options.maxRequestsPerSecond)) }
+    );
+    const fetchedIds = new Set<string>();
+    const records: object[] = [];
+    const goneIds: string[] = [];
+    for (const outcome of outcomes) {
+        if (outcome.kind === 'fetched') {
+            fetchedIds.add(outcome.id);
+            records.push(toCallRecord(outcome.call));
+        } else if (outcome.kind === 'gone') {
+            goneIds.push(outcome.id);
+        } else if (outcome.kind === 'invalid') {
+            await reportInvalid(nango, [outcome], 'details', stats);
+        } else {
+            stats.failed++;
+            await nango.log(`Skipped call ${outcome.id} for now: ${outcome.reason}`, { level: 'error' });
+        }
+    }
+    stats.detailsFetched += fetchedIds.size;
+
+    if (plan.reconcile) {
+        // A reconciliation deletes every record it does not save, so re-save what is stored and still
+        // listed but was not re-fetched: unchanged calls, and calls whose new version failed to load.
+        for (const id of new Set(listedIds)) {
+            const storedCall = stored.get(id);
+            if (storedCall && !fetchedIds.has(id) && !goneIds.includes(id)) {
+                records.push(storedCall.record);
+            }
+        }
+    }
+
+    if (records.length > 0) {
+        await nango.batchSave(records, 'Call');
+        stats.saved += records.length;
+    }
+    if (goneIds.length > 0) {
+        await nango.batchDelete(
+            goneIds.map((id) => ({ id })),
+            'Call'
+        );
+        stats.deleted += goneIds.length;
+        await nango.log(`Deleted ${goneIds.length} call(s) Clari no longer serves (404): ${goneIds.join(', ')}`);
+    }
+}
+
+async function reportInvalid(nango: NangoSync, invalid: readonly InvalidCall[], where: string, stats: RunStats): Promise<void> {
+    for (const call of invalid) {
+        stats.invalid++;
+        await nango.log(`Skipped invalid call ${call.id ?? '(no id)'} from ${where}: ${call.reason}`, { level: 'warn' });
+    }
+}

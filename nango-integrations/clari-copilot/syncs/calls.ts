@@ -1,0 +1,57 @@
+import type { NangoSync } from '../../models';
+import { createClariClient } from '../clari-client';
+import { prefetchNext } from '../concurrency';
+import { listCallsInWindow } from '../listing';
+import { parseSyncOptions } from '../options';
+import { planRun, type RunPlan } from '../plan';
+import { RunStats } from '../run-stats';
+import { syncPage } from '../sync-page';
+
+/**
+ * Clari Copilot calls, kept complete and current:
+ *   1. plan the windows: the whole backfill window on the first run and on reconciliations, otherwise
+ *      what changed since the last successful run;
+ *   2. list each window page by page (100 calls, oldest first);
+ *   3. fetch `/call-details` only for calls that are new or whose `last_modified_time` moved;
+ *   4. save the page at once, so memory never holds more than a page;
+ *   5. after a complete reconciliation, delete what Clari no longer lists.
+ */
+export default async function fetchData(nango: NangoSync): Promise<void> {
+    const runStartedAt = new Date();
+    const { options, ignoredKeys } = parseSyncOptions(await nango.getMetadata());
+    if (ignoredKeys.length > 0) {
+        await nango.log(`Ignoring connection metadata keys this sync does not use: ${ignoredKeys.join(', ')}`, { level: 'warn' });
+    }
+    const plan = planRun(runStartedAt, nango.lastSyncDate, options);
+    const stats = new RunStats();
+    const client = createClariClient(nango, { maxRequestsPerSecond: options.maxRequestsPerSecond, stats });
+    await nango.log(`Starting ${plan.kind} run: ${describeWindows(plan)}`);
+
+    for (const window of plan.windows) {
+        for await (const page of prefetchNext(listCallsInWindow(client, window, stats))) {
+            await syncPage(nango, client, page, plan, options, stats);
+        }
+    }
+
+    // Deleting after an incomplete pass would remove calls that merely failed to load.
+    if (plan.reconcile && stats.failed === 0) {
+        const { deletedKeys } = await nango.deleteRecordsFromPreviousExecutions('Call');
+        stats.deleted += deletedKeys.length;
+    }
+    await nango.log(stats.summary(plan.kind, Date.now() - runStartedAt.getTime()));
+    if (stats.failed > 0) {
+        // Failing the run keeps lastSyncDate where it was, so the next run lists these calls again.
+        throw new Error(
+            `${stats.failed} call(s) could not be fetched from Clari Copilot; the next run retries them (see the logs for ids).`
+        );
+    }
+}
+
+function describeWindows(plan: RunPlan): string {
+    return plan.windows
+        .map((window) => {
+            const modified = window.modifiedAfter ? `, modified after ${window.modifiedAfter.toISOString()}` : '';
+            return `calls between ${window.timeAfter.toISOString()} and ${window.timeBefore.toISOString()}${modified}`;
+        })
+        .join('; plus ');
+}
