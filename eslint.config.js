@@ -2,7 +2,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-    { ignores: ['node_modules/**', 'nango-integrations/dist/**', 'nango-integrations/.nango/**', 'nango-integrations/models.ts', '.nango-local/**'] },
+    {
+        ignores: [
+            'node_modules/**',
+            'nango-integrations/dist/**',
+            'nango-integrations/.nango/**',
+            'nango-integrations/models.ts',
+            '.nango-local/**'
+        ]
+    },
     js.configs.recommended,
     ...tseslint.configs.strictTypeChecked,
     {
@@ -11,7 +19,10 @@ export default tseslint.config(
         },
         rules: {
             '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
-            '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }]
+            '@typescript-eslint/no-unused-vars': [
+                'error',
+                { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }
+            ]
         }
     },
     { files: ['**/*.js'], extends: [tseslint.configs.disableTypeChecked] }

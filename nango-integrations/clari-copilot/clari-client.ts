@@ -45,7 +45,8 @@ export interface ClariClientOptions {
 }
 
 export interface ClariClient {
-    get(endpoint: string, params: QueryParams): Promise<unknown>;
+    /** `maxAttempts` lowers the client's default for one request, e.g. to fall back to smaller pages sooner. */
+    get(endpoint: string, params: QueryParams, request?: { maxAttempts?: number }): Promise<unknown>;
 }
 
 interface HttpOutcome {
@@ -91,7 +92,9 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
         let timer: ReturnType<typeof setTimeout> | undefined;
         try {
             const timeout = new Promise<never>((_, reject) => {
-                timer = setTimeout(() => reject(new RequestTimeout()), requestTimeoutMs);
+                timer = setTimeout(() => {
+                    reject(new RequestTimeout());
+                }, requestTimeoutMs);
             });
             const response = responseSchema.parse(await Promise.race([nango.get({ endpoint, params, retries: 0 }), timeout]));
             return { status: response.status, retryAfter: headerValue(response.headers), data: response.data, networkError: null };
@@ -103,7 +106,8 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
     }
 
     return {
-        async get(endpoint, params) {
+        async get(endpoint, params, request = {}) {
+            const attempts = Math.min(maxAttempts, request.maxAttempts ?? maxAttempts);
             for (let attempt = 1; ; attempt++) {
                 await limiter.acquire();
                 stats.requests++;
@@ -120,7 +124,7 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
                 }
                 const problem = status === null ? (outcome.networkError ?? 'network error') : `HTTP ${status}`;
                 const retryable = status === null || status === 429 || status >= 500;
-                if (!retryable || attempt >= maxAttempts) {
+                if (!retryable || attempt >= attempts) {
                     throw new ClariRequestError(`GET ${endpoint} failed after ${attempt} attempt(s): ${problem}`, status);
                 }
                 const retryAfterMs = parseRetryAfter(outcome.retryAfter);

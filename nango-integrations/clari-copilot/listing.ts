@@ -7,6 +7,7 @@ import { callsPageSchema, describeIssues, parseCall, rawCallSchema, type RawCall
 export const MAX_SKIP = 10_000;
 /** Page sizes to fall back through when large pages keep failing with 502/503 (Clari's advice: "use limit=25"). */
 export const PAGE_SIZES = [100, 50, 25] as const;
+const ATTEMPTS_BEFORE_SHRINKING = 3;
 
 export interface InvalidCall {
     id: string | null;
@@ -39,7 +40,12 @@ export function windowParams(window: CallWindow, timeAfter: Date = window.timeAf
  * If calls vanish from the query while it is paged (`matched` drops), the following pages would skip
  * as many calls, so the paging steps back by that many; the overlap is dropped by id.
  */
-export async function* listCallsInWindow(client: ClariClient, window: CallWindow, stats: RunStats): AsyncGenerator<ListedPage> {
+export async function* listCallsInWindow(
+    client: ClariClient,
+    window: CallWindow,
+    stats: RunStats,
+    log: (message: string) => Promise<void>
+): AsyncGenerator<ListedPage> {
     let timeAfter = window.timeAfter;
     let skip = 0;
     let pageSize = 0;
@@ -50,9 +56,14 @@ export async function* listCallsInWindow(client: ClariClient, window: CallWindow
         const limit = PAGE_SIZES[pageSize] ?? 25;
         let body: unknown;
         try {
-            body = await client.get('/calls', { ...windowParams(window, timeAfter), sortTime: 'asc', skip, limit });
+            const canShrink = pageSize < PAGE_SIZES.length - 1;
+            const params = { ...windowParams(window, timeAfter), sortTime: 'asc', skip, limit };
+            body = await client.get('/calls', params, canShrink ? { maxAttempts: ATTEMPTS_BEFORE_SHRINKING } : {});
         } catch (error) {
             if (error instanceof ClariRequestError && (error.status === 502 || error.status === 503) && pageSize < PAGE_SIZES.length - 1) {
+                await log(
+                    `Clari keeps answering ${error.status} to pages of ${limit}; retrying with pages of ${PAGE_SIZES[pageSize + 1] ?? 25}`
+                );
                 pageSize++;
                 continue;
             }

@@ -28,7 +28,9 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
     await nango.log(`Starting ${plan.kind} run: ${describeWindows(plan)}`);
 
     for (const window of plan.windows) {
-        for await (const page of prefetchNext(listCallsInWindow(client, window, stats))) {
+        for await (const page of prefetchNext(
+            listCallsInWindow(client, window, stats, (message) => nango.log(message, { level: 'warn' }))
+        )) {
             await syncPage(nango, client, page, plan, options, stats);
         }
     }
