@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { NangoSync } from '../models';
-import { createRateLimiter, sleep } from './rate-limiter';
-import type { RunStats } from './run-stats';
+import type { NangoSync } from '../models.js';
+import { createRateLimiter, sleep } from './rate-limiter.js';
+import type { RunStats } from './run-stats.js';
 
 export type QueryParams = Record<string, string | number>;
 

@@ -1,6 +1,6 @@
-import { ClariNotFoundError, ClariRequestError, type ClariClient } from './clari-client';
-import { mapWithConcurrency } from './concurrency';
-import { callDetailsResponseSchema, describeIssues, parseCall, rawCallDetailsSchema, type RawCallDetails } from './schemas';
+import { ClariNotFoundError, ClariRequestError, type ClariClient } from './clari-client.js';
+import { mapWithConcurrency } from './concurrency.js';
+import { callDetailsResponseSchema, describeIssues, parseCall, rawCallDetailsSchema, type RawCallDetails } from './schemas.js';
 
 export type DetailsOutcome =
     | { kind: 'fetched'; id: string; call: RawCallDetails }

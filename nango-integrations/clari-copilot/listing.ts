@@ -1,7 +1,7 @@
-import { ClariRequestError, type ClariClient, type QueryParams } from './clari-client';
-import type { CallWindow } from './plan';
-import type { RunStats } from './run-stats';
-import { callsPageSchema, describeIssues, parseCall, rawCallSchema, type RawCall } from './schemas';
+import { ClariRequestError, type ClariClient, type QueryParams } from './clari-client.js';
+import type { CallWindow } from './plan.js';
+import type { RunStats } from './run-stats.js';
+import { callsPageSchema, describeIssues, parseCall, rawCallSchema, type RawCall } from './schemas.js';
 
 /** Clari rejects `skip` above this, so no single query can page past ~10,000 calls. */
 export const MAX_SKIP = 10_000;

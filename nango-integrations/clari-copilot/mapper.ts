@@ -1,5 +1,5 @@
-import type { Call, CallParticipant, CallUser } from '../models';
-import type { RawCallDetails } from './schemas';
+import type { Call, CallParticipant, CallUser } from '../models.js';
+import type { RawCallDetails } from './schemas.js';
 
 /*
  * The one place where Clari's raw call becomes our `Call` record.

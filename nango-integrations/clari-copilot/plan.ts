@@ -1,4 +1,4 @@
-import type { SyncOptions } from './options';
+import type { SyncOptions } from './options.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;

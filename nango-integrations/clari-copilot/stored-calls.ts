@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { NangoSync } from '../models';
+import type { NangoSync } from '../models.js';
 
 /** What a stored record must have for the sync to reuse it; the rest is the `Call` this sync saved earlier. */
 const storedCallSchema = z
@@ -25,7 +25,8 @@ export async function readStoredCalls(nango: NangoSync, ids: string[]): Promise<
     if (ids.length === 0) {
         return stored;
     }
-    const found = await nango.getRecordsByIds<string, unknown>(ids, 'Call');
+    // Typed loosely on purpose: every value is validated below, whatever the SDK version claims it is.
+    const found: Map<string, unknown> = await nango.getRecordsByIds(ids, 'Call');
     for (const value of found.values()) {
         const parsed = storedCallSchema.safeParse(value);
         if (!parsed.success || parsed.data._nango_metadata?.deleted_at) {

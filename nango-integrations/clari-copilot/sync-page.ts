@@ -1,12 +1,12 @@
-import type { NangoSync } from '../models';
-import type { ClariClient } from './clari-client';
-import { fetchCallDetails } from './details';
-import type { InvalidCall, ListedPage } from './listing';
-import { toCallRecord } from './mapper';
-import type { SyncOptions } from './options';
-import type { RunPlan } from './plan';
-import type { RunStats } from './run-stats';
-import { readStoredCalls } from './stored-calls';
+import type { NangoSync } from '../models.js';
+import type { ClariClient } from './clari-client.js';
+import { fetchCallDetails } from './details.js';
+import type { InvalidCall, ListedPage } from './listing.js';
+import { toCallRecord } from './mapper.js';
+import type { SyncOptions } from './options.js';
+import type { RunPlan } from './plan.js';
+import type { RunStats } from './run-stats.js';
+import { readStoredCalls } from './stored-calls.js';
 
 /**
  * One listed page, start to finish: skip calls whose stored copy is current, fetch details for the
@@ -32,7 +32,7 @@ export async function syncPage(
         { includeMedia: options.includeMedia, concurrency: Math.min(20, Math.ceil(options.maxRequestsPerSecond)) }
     );
     const fetchedIds = new Set<string>();
-    const records: object[] = [];
+    const records: { id: string }[] = [];
     const goneIds: string[] = [];
     for (const outcome of outcomes) {
         if (outcome.kind === 'fetched') {

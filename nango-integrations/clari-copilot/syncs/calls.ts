@@ -1,11 +1,11 @@
-import type { NangoSync } from '../../models';
-import { createClariClient } from '../clari-client';
-import { prefetchNext } from '../concurrency';
-import { listCallsInWindow } from '../listing';
-import { parseSyncOptions } from '../options';
-import { planRun, type RunPlan } from '../plan';
-import { RunStats } from '../run-stats';
-import { syncPage } from '../sync-page';
+import type { NangoSync } from '../../models.js';
+import { createClariClient } from '../clari-client.js';
+import { prefetchNext } from '../concurrency.js';
+import { listCallsInWindow } from '../listing.js';
+import { parseSyncOptions } from '../options.js';
+import { planRun, type RunPlan } from '../plan.js';
+import { RunStats } from '../run-stats.js';
+import { syncPage } from '../sync-page.js';
 
 /**
  * Clari Copilot calls, kept complete and current:
@@ -27,10 +27,11 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
     const client = createClariClient(nango, { maxRequestsPerSecond: options.maxRequestsPerSecond, stats });
     await nango.log(`Starting ${plan.kind} run: ${describeWindows(plan)}`);
 
+    const warn = async (message: string): Promise<void> => {
+        await nango.log(message, { level: 'warn' });
+    };
     for (const window of plan.windows) {
-        for await (const page of prefetchNext(
-            listCallsInWindow(client, window, stats, (message) => nango.log(message, { level: 'warn' }))
-        )) {
+        for await (const page of prefetchNext(listCallsInWindow(client, window, stats, warn))) {
             await syncPage(nango, client, page, plan, options, stats);
         }
     }

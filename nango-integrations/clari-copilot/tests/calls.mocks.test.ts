@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MOCK_NOW } from '../../../scripts/sync-mock-data';
+import { MOCK_NOW } from '../../../scripts/sync-mock-data.js';
 import { NangoSyncMock } from 'nango/test';
-import type { NangoSync } from '../../models';
-import fetchData from '../syncs/calls';
-import { integrationDir } from './harness';
+import type { NangoSync } from '../../models.js';
+import fetchData from '../syncs/calls.js';
+import { integrationDir } from './harness.js';
 
 /*
  * Replays the hand-built recordings under mocks/ through Nango's NangoSyncMock (the convention for

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isReconcileDue, MODIFIED_OVERLAP_MS } from '../plan';
-import { failWith, makeCall } from './fake-clari';
-import { createHarness, DAY_MS, daysAgo } from './harness';
+import { isReconcileDue, MODIFIED_OVERLAP_MS } from '../plan.js';
+import { failWith, makeCall } from './fake-clari.js';
+import { createHarness, DAY_MS, daysAgo } from './harness.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NangoSyncMock } from 'nango/test';
-import type { NangoSync } from '../../models';
-import fetchData from '../syncs/calls';
-import { FakeClari, type RawPayload } from './fake-clari';
+import type { NangoSync } from '../../models.js';
+import fetchData from '../syncs/calls.js';
+import { FakeClari, type RawPayload } from './fake-clari.js';
 
 export const integrationDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

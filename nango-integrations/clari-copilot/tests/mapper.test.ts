@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toCallRecord, toSeconds } from '../mapper';
-import { rawCallDetailsSchema, rawCallSchema, parseCall } from '../schemas';
+import { toCallRecord, toSeconds } from '../mapper.js';
+import { rawCallDetailsSchema, rawCallSchema, parseCall } from '../schemas.js';
 
 function mapRaw(payload: unknown) {
     return toCallRecord(rawCallDetailsSchema.parse(payload));
