@@ -14,19 +14,37 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], limit: numbe
 }
 
 /**
- * Iterates `source` while already asking it for the next item, so that the next list page is on its
- * way while the current page's details are fetched and saved.
+ * Runs `work` for each item of `source` with at most `limit` items in progress, pulling the next item
+ * as soon as a slot frees. Used for list pages: while one page finishes its last detail requests and
+ * saves, the next page is already listed and its details are queued, so the rate limiter never idles.
+ * On failure it waits for the work in progress to settle, then rethrows the first error.
  */
-export async function* prefetchNext<T>(source: AsyncIterator<T>): AsyncGenerator<T> {
-    let pending = source.next();
-    for (;;) {
-        const current = await pending;
-        if (current.done === true) {
-            return;
+export async function forEachConcurrently<T>(source: AsyncIterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+    const inProgress = new Set<Promise<void>>();
+    const failures: unknown[] = [];
+    try {
+        for await (const item of source) {
+            const task: Promise<void> = work(item).then(
+                () => {
+                    inProgress.delete(task);
+                },
+                (error: unknown) => {
+                    inProgress.delete(task);
+                    failures.push(error);
+                }
+            );
+            inProgress.add(task);
+            if (inProgress.size >= limit) {
+                await Promise.race(inProgress);
+            }
+            if (failures.length > 0) {
+                break;
+            }
         }
-        pending = source.next();
-        // A failure of the prefetched page surfaces when it is awaited; until then it must not be "unhandled".
-        pending.catch(() => undefined);
-        yield current.value;
+    } finally {
+        await Promise.all(inProgress);
+    }
+    if (failures.length > 0) {
+        throw failures[0];
     }
 }

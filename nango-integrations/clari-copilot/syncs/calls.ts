@@ -1,11 +1,14 @@
 import type { NangoSync } from '../../models.js';
 import { createClariClient } from '../clari-client.js';
-import { prefetchNext } from '../concurrency.js';
+import { forEachConcurrently } from '../concurrency.js';
 import { listCallsInWindow } from '../listing.js';
 import { parseSyncOptions } from '../options.js';
 import { planRun, type RunPlan } from '../plan.js';
 import { RunStats } from '../run-stats.js';
 import { syncPage } from '../sync-page.js';
+
+/** Two pages overlap: the next page's details start while the previous one finishes and saves. */
+const PAGES_IN_PROGRESS = 2;
 
 /**
  * Clari Copilot calls, kept complete and current:
@@ -31,9 +34,9 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
         await nango.log(message, { level: 'warn' });
     };
     for (const window of plan.windows) {
-        for await (const page of prefetchNext(listCallsInWindow(client, window, stats, warn))) {
-            await syncPage(nango, client, page, plan, options, stats);
-        }
+        await forEachConcurrently(listCallsInWindow(client, window, stats, warn), PAGES_IN_PROGRESS, (page) =>
+            syncPage(nango, client, page, plan, options, stats)
+        );
     }
 
     // Deleting after an incomplete pass would remove calls that merely failed to load.
