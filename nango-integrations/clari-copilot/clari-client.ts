@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { NangoSync } from '../models.js';
-import { createRateLimiter, sleep } from './rate-limiter.js';
+import { createRateLimiter, sleep, startTimer } from './rate-limiter.js';
 import type { RunStats } from './run-stats.js';
 
 export type QueryParams = Record<string, string | number>;
@@ -89,19 +89,19 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
     const limiter = createRateLimiter(options.maxRequestsPerSecond);
 
     async function send(endpoint: string, params: QueryParams): Promise<HttpOutcome> {
-        let timer: ReturnType<typeof setTimeout> | undefined;
+        let cancelTimeout = (): void => undefined;
         try {
             const timeout = new Promise<never>((_, reject) => {
-                timer = setTimeout(() => {
+                cancelTimeout = startTimer(requestTimeoutMs, () => {
                     reject(new RequestTimeout());
-                }, requestTimeoutMs);
+                });
             });
             const response = responseSchema.parse(await Promise.race([nango.get({ endpoint, params, retries: 0 }), timeout]));
             return { status: response.status, retryAfter: headerValue(response.headers), data: response.data, networkError: null };
         } catch (error) {
             return outcomeOfError(error, requestTimeoutMs);
         } finally {
-            clearTimeout(timer);
+            cancelTimeout();
         }
     }
 

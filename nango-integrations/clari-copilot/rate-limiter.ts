@@ -1,5 +1,21 @@
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Calls `onExpiry` after `ms` unless the returned cancel function runs first. Nango's script sandbox
+ * provides `setTimeout` but not `clearTimeout`, so the timer is also unref'd where the host allows it:
+ * an uncancelled timer then never keeps a finished run alive.
+ */
+export function startTimer(ms: number, onExpiry: () => void): () => void {
+    const handle = setTimeout(onExpiry, ms);
+    const host = globalThis as { clearTimeout?: (handle: ReturnType<typeof setTimeout>) => void };
+    if (typeof handle === 'object' && typeof handle.unref === 'function') {
+        handle.unref();
+    }
+    return () => {
+        host.clearTimeout?.(handle);
+    };
+}
+
 export interface RateLimiter {
     /** Resolves when the caller may send its next request. */
     acquire(): Promise<void>;
