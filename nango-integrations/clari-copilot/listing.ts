@@ -44,7 +44,7 @@ export async function* listCallsInWindow(
     client: ClariClient,
     window: CallWindow,
     stats: RunStats,
-    log: (message: string) => Promise<void>
+    log: (message: string, level: 'info' | 'warn') => Promise<void>
 ): AsyncGenerator<ListedPage> {
     let timeAfter = window.timeAfter;
     let skip = 0;
@@ -62,7 +62,8 @@ export async function* listCallsInWindow(
         } catch (error) {
             if (error instanceof ClariRequestError && (error.status === 502 || error.status === 503) && pageSize < PAGE_SIZES.length - 1) {
                 await log(
-                    `Clari keeps answering ${error.status} to pages of ${limit}; retrying with pages of ${PAGE_SIZES[pageSize + 1] ?? 25}`
+                    `Clari keeps answering ${error.status} to pages of ${limit}; retrying with pages of ${PAGE_SIZES[pageSize + 1] ?? 25}`,
+                    'warn'
                 );
                 pageSize++;
                 continue;
@@ -91,6 +92,10 @@ export async function* listCallsInWindow(
             }
         }
         stats.listed += page.calls.length;
+        if (skip === 0 && timeAfter === window.timeAfter && page.matched !== null) {
+            // Progress displays read this line to estimate the run's size.
+            await log(`window: matched=${page.matched}`, 'info');
+        }
         yield page;
 
         const hasMore = pagination?.hasMore ?? rawCalls.length === limit;

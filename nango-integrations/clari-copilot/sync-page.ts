@@ -64,6 +64,10 @@ export async function syncPage(
         await nango.batchSave(records, 'Call');
         stats.saved += records.length;
     }
+    await nango.log(
+        `page: listed=${page.calls.length} unchanged=${page.calls.length - changed.length} fetched=${fetchedIds.size} ` +
+            `saved=${records.length} invalid=${page.invalid.length} gone=${goneIds.length}`
+    );
     if (goneIds.length > 0) {
         await nango.batchDelete(
             goneIds.map((id) => ({ id })),

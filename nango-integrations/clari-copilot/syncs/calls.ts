@@ -30,11 +30,11 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
     const client = createClariClient(nango, { maxRequestsPerSecond: options.maxRequestsPerSecond, stats });
     await nango.log(`Starting ${plan.kind} run: ${describeWindows(plan)}`);
 
-    const warn = async (message: string): Promise<void> => {
-        await nango.log(message, { level: 'warn' });
+    const log = async (message: string, level: 'info' | 'warn'): Promise<void> => {
+        await nango.log(message, { level });
     };
     for (const window of plan.windows) {
-        await forEachConcurrently(listCallsInWindow(client, window, stats, warn), PAGES_IN_PROGRESS, (page) =>
+        await forEachConcurrently(listCallsInWindow(client, window, stats, log), PAGES_IN_PROGRESS, (page) =>
             syncPage(nango, client, page, plan, options, stats)
         );
     }
