@@ -1,0 +1,115 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { faultRuleSchema } from './faults.js';
+import { BadRequestError } from './query.js';
+import type { EmulatorRuntime } from './runtime.js';
+
+/** Test-only control API under /_control: ground truth, mutations, counters and runtime behaviour. No Clari auth. */
+
+const idsOrCount = z.union([z.number().int().min(0), z.array(z.string().min(1))]);
+const mutationSchema = z
+    .object({
+        add: z.number().int().min(0).max(10_000).optional(),
+        modify: idsOrCount.optional(),
+        lateProcess: idsOrCount.optional(),
+        delete: idsOrCount.optional(),
+        makePrivate: idsOrCount.optional(),
+        corrupt: idsOrCount.optional(),
+        corruptKind: z.enum(['users-string', 'time-not-a-date']).optional()
+    })
+    .strict();
+
+const faultsSchema = z.object({ rules: z.array(faultRuleSchema) }).strict();
+const rateSchema = z.object({ rate: z.number().min(0).optional(), retryAfter: z.boolean().optional() }).strict();
+const rangeSchema = z
+    .object({ minMs: z.number().int().min(0), maxMs: z.number().int().min(0) })
+    .strict()
+    .refine((range) => range.maxMs >= range.minMs, 'maxMs must be >= minMs');
+const latencySchema = z.object({ list: rangeSchema.optional(), details: rangeSchema.optional() }).strict();
+
+const truthQuerySchema = z.object({
+    includePrivate: z.enum(['true', 'false']).default('false'),
+    details: z.enum(['true', 'false']).default('true'),
+    offset: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(5000).default(500)
+});
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+    const result = schema.safeParse(value ?? {});
+    if (!result.success) {
+        throw new BadRequestError(z.prettifyError(result.error));
+    }
+    return result.data;
+}
+
+export function registerControlRoutes(app: FastifyInstance, runtime: EmulatorRuntime): void {
+    const { state, stats, limiter, faults } = runtime;
+
+    app.get('/_control/stats', () => stats.snapshot());
+    app.post('/_control/stats/reset', () => {
+        stats.reset();
+        return stats.snapshot();
+    });
+
+    app.get('/_control/config', () => ({
+        dataset: state.describe(),
+        rate: limiter.settings,
+        latency: runtime.latency,
+        faults: faults.rules
+    }));
+
+    /** Ground truth: live calls in the default order (time desc, then id), each with a `private` flag. Paged. */
+    app.get('/_control/calls', (request) => {
+        const query = parse(truthQuerySchema, request.query);
+        const all = state.sorted().filter((record) => query.includePrivate === 'true' || !record.isPrivate);
+        const page = all.slice(query.offset, query.offset + query.limit);
+        const next = query.offset + page.length;
+        return {
+            total: all.length,
+            offset: query.offset,
+            ...(next < all.length ? { nextOffset: next } : {}),
+            calls: page.map((record) => ({
+                ...(query.details === 'true' ? state.detailsPayload(record) : state.listPayload(record)),
+                private: record.isPrivate
+            }))
+        };
+    });
+
+    app.get<{ Params: { id: string } }>('/_control/calls/:id', (request, reply) => {
+        const record = state.find(request.params.id);
+        if (!record) {
+            return reply.code(404).send({ errorMessage: 'Unknown call id' });
+        }
+        return { call: state.detailsPayload(record), private: record.isPrivate, deleted: record.deleted };
+    });
+
+    app.post('/_control/mutate', (request) => {
+        return state.mutate(parse(mutationSchema, request.body));
+    });
+
+    app.get('/_control/faults', () => ({ rules: faults.rules }));
+    app.put('/_control/faults', (request) => {
+        faults.setRules(parse(faultsSchema, request.body).rules);
+        return { rules: faults.rules };
+    });
+
+    app.get('/_control/rate', () => limiter.settings);
+    app.put('/_control/rate', (request) => {
+        const body = parse(rateSchema, request.body);
+        limiter.configure({ rate: body.rate ?? limiter.settings.rate, retryAfter: body.retryAfter ?? limiter.settings.retryAfter });
+        return limiter.settings;
+    });
+
+    app.get('/_control/latency', () => runtime.latency);
+    app.put('/_control/latency', (request) => {
+        const body = parse(latencySchema, request.body);
+        runtime.latency = { list: body.list ?? runtime.latency.list, details: body.details ?? runtime.latency.details };
+        return runtime.latency;
+    });
+
+    /** Back to the start: regenerated dataset, zeroed counters, initial rate/latency/fault settings. */
+    app.post('/_control/reset', () => {
+        runtime.resetAll();
+        return { ok: true, dataset: state.describe() };
+    });
+}

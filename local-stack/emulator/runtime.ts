@@ -1,0 +1,103 @@
+import { FaultInjector, NO_LATENCY, TokenBucket, type FaultRule, type LatencyConfig, type LatencyRange } from './faults.js';
+import { Rng } from './random.js';
+import { CallStore } from './state.js';
+import { Stats } from './stats.js';
+import type { DatasetOptions } from './dataset.js';
+
+/** Everything one emulator instance holds: data, counters and the current (runtime-adjustable) behaviour. */
+
+export interface ClariEmulatorOptions extends DatasetOptions {
+    /** Expected X-Api-Key / X-Api-Password values (defaults: emulator-key / emulator-password). */
+    apiKey?: string;
+    apiPassword?: string;
+    /** Requests per second before 429 (default 10; 0 = unlimited). */
+    rate?: number;
+    /** Whether 429s carry Retry-After (default true). */
+    retryAfter?: boolean;
+    latency?: Partial<LatencyConfig>;
+    faults?: FaultRule[];
+    /** Fastify request logging (default false). */
+    logger?: boolean;
+}
+
+export const DEFAULT_CREDENTIALS = { apiKey: 'emulator-key', apiPassword: 'emulator-password' } as const;
+export const DEFAULT_RATE = 10;
+
+export class EmulatorRuntime {
+    readonly state: CallStore;
+    readonly stats = new Stats();
+    readonly limiter: TokenBucket;
+    readonly faults: FaultInjector;
+    readonly credentials: { apiKey: string; apiPassword: string };
+    latency: LatencyConfig;
+    private readonly jitter: Rng;
+    /** Aborted on close, so pending latency and stall timers never keep the process alive. */
+    private readonly closing = new AbortController();
+
+    constructor(private readonly options: ClariEmulatorOptions = {}) {
+        this.state = new CallStore(options);
+        this.credentials = {
+            apiKey: options.apiKey ?? DEFAULT_CREDENTIALS.apiKey,
+            apiPassword: options.apiPassword ?? DEFAULT_CREDENTIALS.apiPassword
+        };
+        this.limiter = new TokenBucket(this.initialRate());
+        this.faults = new FaultInjector(options.faults ?? [], this.state.seed);
+        this.latency = this.initialLatency();
+        this.jitter = new Rng(this.state.seed, 0x1a7);
+    }
+
+    private initialRate(): { rate: number; retryAfter: boolean } {
+        return { rate: this.options.rate ?? DEFAULT_RATE, retryAfter: this.options.retryAfter ?? true };
+    }
+
+    private initialLatency(): LatencyConfig {
+        return { list: this.options.latency?.list ?? NO_LATENCY, details: this.options.latency?.details ?? NO_LATENCY };
+    }
+
+    /** Back to the state at start: dataset, counters, rate, latency and fault rules. */
+    resetAll(): void {
+        this.state.reset();
+        this.stats.reset();
+        this.limiter.configure(this.initialRate());
+        this.faults.setRules(this.options.faults ?? []);
+        this.latency = this.initialLatency();
+    }
+
+    async delay(endpoint: 'list' | 'details'): Promise<void> {
+        const range: LatencyRange = this.latency[endpoint];
+        const ms = range.minMs + Math.round(this.jitter.next() * (range.maxMs - range.minMs));
+        await this.sleep(ms);
+    }
+
+    sleep(ms: number): Promise<void> {
+        const signal = this.closing.signal;
+        if (ms <= 0 || signal.aborted) {
+            return Promise.resolve();
+        }
+        return new Promise((resolve) => {
+            const done = (): void => {
+                clearTimeout(timer);
+                signal.removeEventListener('abort', done);
+                resolve();
+            };
+            const timer = setTimeout(done, ms);
+            signal.addEventListener('abort', done, { once: true });
+        });
+    }
+
+    /** Resolves when the emulator closes (used by never-ending stalls). */
+    untilClosed(): Promise<void> {
+        return new Promise((resolve) => {
+            if (this.closing.signal.aborted) {
+                resolve();
+            }
+            this.closing.signal.addEventListener('abort', () => {
+                resolve();
+            });
+        });
+    }
+
+    close(): void {
+        this.closing.abort();
+    }
+}
