@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = Record<string, JsonValue>;
+
+function isJsonObject(value: JsonValue): value is JsonObject {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What the record looks like once stored: same as JSON.stringify would send (undefined dropped, dates as strings). */
+export function toJsonObject(record: object): JsonObject {
+    const value = JSON.parse(JSON.stringify(record)) as JsonValue;
+    if (!isJsonObject(value)) {
+        throw new TypeError('a record must serialize to a JSON object');
+    }
+    return value;
+}
+
+function stableStringify(value: JsonValue): string {
+    if (Array.isArray(value)) {
+        return `[${value.map(stableStringify).join(',')}]`;
+    }
+    if (isJsonObject(value)) {
+        const keys = Object.keys(value).sort();
+        return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(value[k] ?? null)}`).join(',')}}`;
+    }
+    return JSON.stringify(value);
+}
+
+/** Key order must not count as a change: the sync may build the same record with keys in another order. */
+export function dataHash(data: JsonObject): string {
+    return createHash('sha256').update(stableStringify(data)).digest('hex');
+}
+
+export interface RecordCursor {
+    /** updated_at as Postgres renders it (microseconds kept). */
+    sort: string;
+    id: string;
+}
+
+// Same layout as Nango's cursor (base64 of "<updated_at>||<id>"); clients must treat it as opaque.
+export function encodeCursor(cursor: RecordCursor): string {
+    return Buffer.from(`${cursor.sort}||${cursor.id}`).toString('base64');
+}
+
+export function decodeCursor(encoded: string): RecordCursor | undefined {
+    const parts = Buffer.from(encoded, 'base64').toString('utf8').split('||');
+    if (parts.length !== 2) {
+        return undefined;
+    }
+    const [sort, id] = parts as [string, string];
+    if (!/^\d+$/.test(id) || Number.isNaN(Date.parse(sort))) {
+        return undefined;
+    }
+    return { sort, id };
+}

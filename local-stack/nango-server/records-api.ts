@@ -1,0 +1,115 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+
+import { sendError, zodErrorToHttp } from './http-errors.js';
+import { InvalidCursorError, MAX_LIMIT, type RecordStore } from './store.js';
+
+const LOOKBACK_MS = 365 * 24 * 60 * 60 * 1000;
+
+const withinLookback = z.iso
+    .datetime({ offset: true })
+    .refine((value) => Date.parse(value) >= Date.now() - LOOKBACK_MS, { message: 'must be within the last 12 months' });
+
+const externalId = z.string().min(1).max(256);
+
+// The query parameters Nango's GET /records accepts (model aside); anything else is rejected.
+const recordsParams = {
+    variant: z.string().min(1).max(255).optional(),
+    delta: withinLookback.optional(),
+    modified_after: withinLookback.optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional(),
+    filter: z
+        .string()
+        .transform((value) => value.split(',').map((part) => part.trim().toLowerCase()))
+        .pipe(z.array(z.enum(['added', 'updated', 'deleted'])).min(1))
+        .optional(),
+    cursor: z.string().min(1).max(1000).optional(),
+    // A single `ids=x` arrives as a string, repeated ones as an array.
+    ids: z
+        .union([externalId, z.array(externalId).max(100)])
+        .transform((value) => (Array.isArray(value) ? value : [value]))
+        .optional()
+};
+
+export const recordsQuerySchema = z.strictObject({ model: z.string().min(1).max(255), ...recordsParams });
+const syncEndpointQuerySchema = z.strictObject(recordsParams);
+
+const recordsHeadersSchema = z.object({
+    'connection-id': z.string().min(1).max(255),
+    'provider-config-key': z.string().min(1).max(255)
+});
+
+type RecordsParams = z.infer<typeof syncEndpointQuerySchema>;
+
+export interface RecordsApiOptions {
+    store: RecordStore;
+    /** Sync endpoint path (as declared in nango.yaml, without /v1) => model it serves. */
+    syncEndpoints: Readonly<Record<string, string>>;
+}
+
+async function serveRecords(
+    store: RecordStore,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    model: string,
+    query: RecordsParams
+): Promise<FastifyReply> {
+    const headers = recordsHeadersSchema.safeParse(request.headers);
+    if (!headers.success) {
+        return sendError(reply, 400, 'invalid_headers', { errors: zodErrorToHttp(headers.error) });
+    }
+    const connectionId = headers.data['connection-id'];
+    const connection = await store.getConnection(connectionId, headers.data['provider-config-key']);
+    if (!connection) {
+        return sendError(reply, 400, 'unknown_connection', {
+            message: 'Provided ConnectionId and ProviderConfigKey does not match a valid connection'
+        });
+    }
+    try {
+        const result = await store.listRecords({
+            connectionId,
+            model: query.variant && query.variant !== 'base' ? `${model}::${query.variant}` : model,
+            modifiedAfter: query.modified_after ?? query.delta,
+            limit: query.limit,
+            filter: query.filter,
+            cursor: query.cursor,
+            ids: query.ids
+        });
+        return await reply.send(result);
+    } catch (err) {
+        if (err instanceof InvalidCursorError) {
+            // Nango answers a garbled cursor with a 500; a 400 on the parameter is more useful to a client.
+            return sendError(reply, 400, 'invalid_query_params', {
+                errors: [{ code: 'invalid_cursor', message: err.message, path: ['cursor'] }]
+            });
+        }
+        throw err;
+    }
+}
+
+export function registerRecordsApi(app: FastifyInstance, options: RecordsApiOptions): void {
+    const records = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+        const query = recordsQuerySchema.safeParse(request.query);
+        if (!query.success) {
+            return sendError(reply, 400, 'invalid_query_params', { errors: zodErrorToHttp(query.error) });
+        }
+        const { model, ...rest } = query.data;
+        return serveRecords(options.store, request, reply, model, rest);
+    };
+    app.get('/records', records);
+    app.get('/records/', records);
+
+    // A sync's declared endpoint (GET /calls) is served by Nango as GET /v1/calls.
+    app.get('/v1/*', async (request, reply) => {
+        const path = request.url.slice('/v1'.length).split('?')[0] ?? '';
+        const model = options.syncEndpoints[path];
+        if (model === undefined) {
+            return sendError(reply, 404, 'not_found', { message: `No sync endpoint GET ${path}` });
+        }
+        const query = syncEndpointQuerySchema.safeParse(request.query);
+        if (!query.success) {
+            return sendError(reply, 400, 'invalid_query_params', { errors: zodErrorToHttp(query.error) });
+        }
+        return serveRecords(options.store, request, reply, model, query.data);
+    });
+}

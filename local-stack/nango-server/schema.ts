@@ -1,0 +1,73 @@
+import type { PGlite } from '@electric-sql/pglite';
+
+interface Migration {
+    version: number;
+    name: string;
+    sql: string;
+}
+
+/** Append-only: an applied migration is never edited, a change is a new entry. */
+export const MIGRATIONS: readonly Migration[] = [
+    {
+        version: 1,
+        name: 'initial',
+        sql: `
+            CREATE TABLE connections (
+                id serial PRIMARY KEY,
+                connection_id text NOT NULL,
+                provider_config_key text NOT NULL,
+                provider text NOT NULL,
+                api_key text NOT NULL,
+                api_password text NOT NULL,
+                metadata jsonb,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (connection_id, provider_config_key)
+            );
+
+            CREATE TABLE records (
+                id bigserial PRIMARY KEY,
+                connection_id text NOT NULL,
+                model text NOT NULL,
+                external_id text NOT NULL,
+                data jsonb NOT NULL,
+                data_hash text NOT NULL,
+                first_seen_at timestamptz NOT NULL,
+                updated_at timestamptz NOT NULL,
+                deleted_at timestamptz,
+                last_action text NOT NULL CHECK (last_action IN ('ADDED', 'UPDATED', 'DELETED')),
+                last_execution_id text NOT NULL,
+                UNIQUE (connection_id, model, external_id)
+            );
+            CREATE INDEX records_paging ON records (connection_id, model, updated_at, id);
+
+            CREATE TABLE sync_runs (
+                id serial PRIMARY KEY,
+                connection_id text NOT NULL,
+                sync_name text NOT NULL,
+                started_at timestamptz NOT NULL,
+                finished_at timestamptz,
+                status text NOT NULL CHECK (status IN ('running', 'success', 'failed')),
+                summary text
+            );
+            CREATE INDEX sync_runs_last ON sync_runs (connection_id, sync_name, status, started_at);
+        `
+    }
+];
+
+export async function migrate(db: PGlite): Promise<void> {
+    await db.exec(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`
+    );
+    const applied = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(applied.rows.map((r) => r.version));
+    for (const migration of MIGRATIONS) {
+        if (done.has(migration.version)) {
+            continue;
+        }
+        await db.transaction(async (tx) => {
+            await tx.exec(migration.sql);
+            await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+        });
+    }
+}

@@ -1,0 +1,200 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+
+import { sendError, zodErrorToHttp } from './http-errors.js';
+import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
+import { registerProxyRoute } from './proxy-route.js';
+import { registerRecordsApi } from './records-api.js';
+import { UnknownConnectionError, type RecordStore, type StoredConnection } from './store.js';
+
+export const DEFAULT_PROVIDER_CONFIG_KEY = 'clari-copilot';
+export const DEFAULT_PORT = 3003;
+
+export interface NangoServerOptions {
+    store: RecordStore;
+    /** Clients must send `Authorization: Bearer <secretKey>` (NANGO_SECRET_KEY_DEV for the CLI). */
+    secretKey: string;
+    /** Where /proxy/* forwards; defaults to the provider's real base URL. */
+    clariBaseUrl?: string | undefined;
+    providerConfigKey?: string | undefined;
+    /** First proxy retry wait, doubling per attempt (Nango: 3000). */
+    proxyBaseDelayMs?: number | undefined;
+    proxyTimeoutMs?: number | undefined;
+    /** nango.yaml sync endpoint path => model, served as GET /v1<path>. */
+    syncEndpoints?: Readonly<Record<string, string>> | undefined;
+    logger?: boolean | undefined;
+    onProxyAttempt?: ((attempt: ProxyAttempt & { connectionId: string }) => void) | undefined;
+}
+
+export interface StartNangoServerOptions extends NangoServerOptions {
+    port?: number | undefined;
+    host?: string | undefined;
+}
+
+export interface RunningNangoServer {
+    url: string;
+    close(): Promise<void>;
+}
+
+const connectionQuerySchema = z.strictObject({
+    provider_config_key: z.string().min(1),
+    force_refresh: z.enum(['true', 'false']).optional(),
+    refresh_token: z.enum(['true', 'false']).optional(),
+    refresh_github_app_jwt_token: z.enum(['true', 'false']).optional()
+});
+
+const integrationQuerySchema = z.strictObject({
+    include: z.union([z.enum(['webhook', 'credentials']), z.array(z.enum(['webhook', 'credentials']))]).optional()
+});
+
+const metadataBodySchema = z.strictObject({
+    connection_id: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    provider_config_key: z.string().min(1),
+    metadata: z.record(z.string(), z.unknown())
+});
+
+function digest(value: string): Buffer {
+    return createHash('sha256').update(value).digest();
+}
+
+/** Connection as GET /connection(s)/:id returns it for an API_KEY provider. */
+function connectionBody(connection: StoredConnection): Record<string, unknown> {
+    return {
+        id: connection.id,
+        connection_id: connection.connectionId,
+        provider_config_key: connection.providerConfigKey,
+        provider: connection.provider,
+        errors: [],
+        end_user: null,
+        metadata: connection.metadata,
+        connection_config: { API_PASSWORD: connection.apiPassword },
+        created_at: connection.createdAt.toISOString(),
+        updated_at: connection.updatedAt.toISOString(),
+        last_fetched_at: new Date().toISOString(),
+        credentials: { type: 'API_KEY', apiKey: connection.apiKey }
+    };
+}
+
+export function createNangoServer(options: NangoServerOptions): FastifyInstance {
+    const { store } = options;
+    const providerConfigKey = options.providerConfigKey ?? DEFAULT_PROVIDER_CONFIG_KEY;
+    const expectedKey = digest(options.secretKey);
+    const createdAt = new Date().toISOString();
+    const app = Fastify({ logger: options.logger ?? false });
+
+    app.addHook('onRequest', async (request, reply) => {
+        const header = request.headers.authorization;
+        if (header === undefined) {
+            return sendError(reply, 401, 'missing_auth_header', {
+                message: 'Authentication failed. The request is missing the Authorization header.'
+            });
+        }
+        const match = /^Bearer (.+)$/.exec(header);
+        if (!match?.[1]) {
+            return sendError(reply, 401, 'malformed_auth_header', {
+                message: 'Authentication failed. The provided Authorization header is malformed.'
+            });
+        }
+        // Compare digests so neither the length nor the content of the key leaks through timing.
+        if (!timingSafeEqual(digest(match[1]), expectedKey)) {
+            return sendError(reply, 401, 'unknown_account', { message: 'Authentication failed. The provided secret key is invalid.' });
+        }
+        return undefined;
+    });
+
+    app.setNotFoundHandler((request, reply) =>
+        sendError(reply, 404, 'not_found', { message: `No route ${request.method} ${request.url.split('?')[0] ?? ''}` })
+    );
+    app.setErrorHandler((err: FastifyError, request, reply) => {
+        if (err instanceof UnknownConnectionError) {
+            return sendError(reply, 404, 'unknown_connection', { message: err.message });
+        }
+        if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+            return sendError(reply, err.statusCode, 'invalid_body', { message: err.message });
+        }
+        request.log.error({ err: { message: err.message, stack: err.stack } }, 'request failed');
+        return sendError(reply, 500, 'server_error', { message: 'Internal error in the local Nango server' });
+    });
+
+    const getConnection = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+        const query = connectionQuerySchema.safeParse(request.query);
+        if (!query.success) {
+            return sendError(reply, 400, 'invalid_query_params', { errors: zodErrorToHttp(query.error) });
+        }
+        const { id } = request.params as { id: string };
+        const connection = await store.getConnection(id, query.data.provider_config_key);
+        if (!connection) {
+            return sendError(reply, 404, 'unknown_connection', {
+                message: `Connection ${id} does not exist for ${query.data.provider_config_key}`
+            });
+        }
+        return reply.send(connectionBody(connection));
+    };
+    // The CLI uses the legacy singular path, @nangohq/node (getConnection/getMetadata) the plural one.
+    app.get('/connection/:id', getConnection);
+    app.get('/connections/:id', getConnection);
+
+    app.get('/integrations/:key', async (request, reply) => {
+        const query = integrationQuerySchema.safeParse(request.query);
+        if (!query.success) {
+            return sendError(reply, 400, 'invalid_query_params', { errors: zodErrorToHttp(query.error) });
+        }
+        const { key } = request.params as { key: string };
+        if (key !== providerConfigKey) {
+            return sendError(reply, 404, 'not_found', { message: `Integration ${key} does not exist` });
+        }
+        return reply.send({
+            data: {
+                unique_key: key,
+                display_name: 'Clari Copilot',
+                provider: PROVIDER,
+                logo: '',
+                created_at: createdAt,
+                updated_at: createdAt,
+                webhook_url: null
+            }
+        });
+    });
+
+    app.get('/environment-variables', async (_request, reply) => reply.send([]));
+
+    const writeMetadata =
+        (mode: 'set' | 'update') =>
+        async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+            const body = metadataBodySchema.safeParse(request.body);
+            if (!body.success) {
+                return sendError(reply, 400, 'invalid_body', { errors: zodErrorToHttp(body.error) });
+            }
+            const { connection_id: ids, provider_config_key: key, metadata } = body.data;
+            for (const id of Array.isArray(ids) ? ids : [ids]) {
+                await (mode === 'set' ? store.setMetadata(id, key, metadata) : store.updateMetadata(id, key, metadata));
+            }
+            return reply.send({ connection_id: ids, provider_config_key: key, metadata });
+        };
+    app.post('/connections/metadata', writeMetadata('set'));
+    app.patch('/connections/metadata', writeMetadata('update'));
+
+    registerRecordsApi(app, { store, syncEndpoints: options.syncEndpoints ?? { '/calls': 'Call' } });
+    registerProxyRoute(app, {
+        store,
+        clariBaseUrl: options.clariBaseUrl ?? defaultClariBaseUrl(),
+        baseDelayMs: options.proxyBaseDelayMs,
+        timeoutMs: options.proxyTimeoutMs,
+        onProxyAttempt: options.onProxyAttempt
+    });
+    return app;
+}
+
+export async function startNangoServer(options: StartNangoServerOptions): Promise<RunningNangoServer> {
+    const app = createNangoServer(options);
+    const host = options.host ?? '127.0.0.1';
+    await app.listen({ port: options.port ?? DEFAULT_PORT, host });
+    const { port } = app.server.address() as AddressInfo;
+    return {
+        url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+        close: () => app.close()
+    };
+}

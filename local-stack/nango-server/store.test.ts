@@ -1,0 +1,238 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { InvalidCursorError, openStore, StoreInUseError, type NangoRecord, type RecordStore } from './store.js';
+import { makeTempDir } from './test-helpers.js';
+
+const MODEL = 'Call';
+
+function byId(records: NangoRecord[]): Map<string, NangoRecord> {
+    return new Map(records.map((r) => [r.id, r]));
+}
+
+async function all(store: RecordStore, connectionId: string): Promise<Map<string, NangoRecord>> {
+    return byId((await store.listRecords({ connectionId, model: MODEL, limit: 10_000 })).records);
+}
+
+function meta(records: Map<string, NangoRecord>, id: string): NangoRecord['_nango_metadata'] {
+    const record = records.get(id);
+    if (!record) {
+        throw new Error(`record ${id} missing`);
+    }
+    return record._nango_metadata;
+}
+
+describe('record store', () => {
+    const tmp = makeTempDir('store-test');
+    let store: RecordStore;
+
+    beforeAll(async () => {
+        // Two rows per statement so a batch spans several statements inside its transaction.
+        store = await openStore({ dir: tmp.dir, chunkSize: 2 });
+    });
+
+    afterAll(async () => {
+        await store.close();
+        tmp.cleanup();
+    });
+
+    it('classifies added, updated and unchanged records; unchanged keeps updated_at and last_action', async () => {
+        const c = 'conn-classify';
+        const first = await store.saveRecords(
+            c,
+            MODEL,
+            [{ id: 'a', title: 'A' }, { id: 'b', title: 'B', nested: { x: 1, y: 2 } }, { id: 3 }],
+            'e1'
+        );
+        expect(first).toEqual({ added: ['a', 'b', '3'], updated: [], unchanged: [], undeleted: [] });
+        const before = await all(store, c);
+        expect(meta(before, 'a').last_action).toBe('ADDED');
+        expect(meta(before, 'a').first_seen_at).toBe(meta(before, 'a').last_modified_at);
+
+        // Same data for b with keys in another order must count as unchanged.
+        const second = await store.saveRecords(
+            c,
+            MODEL,
+            [
+                { id: 'b', nested: { y: 2, x: 1 }, title: 'B' },
+                { id: 'a', title: 'A2' }
+            ],
+            'e2'
+        );
+        expect(second).toEqual({ added: [], updated: ['a'], unchanged: ['b'], undeleted: [] });
+        const after = await all(store, c);
+        expect(meta(after, 'b')).toEqual(meta(before, 'b'));
+        expect(meta(after, 'a').last_action).toBe('UPDATED');
+        expect(meta(after, 'a').first_seen_at).toBe(meta(before, 'a').first_seen_at);
+        expect(Date.parse(meta(after, 'a').last_modified_at)).toBeGreaterThan(Date.parse(meta(before, 'a').last_modified_at));
+        expect(after.get('a')?.['title']).toBe('A2');
+
+        // Unchanged b was still marked as seen by e2: only the unseen record 3 goes.
+        expect(await store.deleteRecordsFromPreviousExecutions(c, MODEL, 'e2')).toEqual({ deletedKeys: ['3'] });
+    });
+
+    it('keeps the last occurrence of a duplicate id in one batch', async () => {
+        const c = 'conn-dupes';
+        const summary = await store.saveRecords(c, MODEL, [{ id: 'x', v: 1 }, { id: 'y' }, { id: 'x', v: 2 }], 'e1');
+        expect(summary.added.sort()).toEqual(['x', 'y']);
+        expect((await store.getRecordsByIds(c, MODEL, ['x'])).get('x')).toEqual({ id: 'x', v: 2 });
+    });
+
+    it('soft-deletes, ignores repeated and unknown deletes, and un-deletes on a later save', async () => {
+        const c = 'conn-delete';
+        await store.saveRecords(c, MODEL, [{ id: 'a', v: 1 }, { id: 'b' }], 'e1');
+        const saved = await all(store, c);
+
+        expect(await store.deleteRecords(c, MODEL, ['a', 'nope'], 'e2')).toEqual({ deletedKeys: ['a'] });
+        const deleted = await all(store, c);
+        const deletedMeta = meta(deleted, 'a');
+        expect(deletedMeta.last_action).toBe('DELETED');
+        expect(deletedMeta.deleted_at).not.toBeNull();
+        expect(deletedMeta.deleted_at).toBe(deletedMeta.last_modified_at);
+        expect(deleted.get('a')?.['v']).toBe(1);
+        expect([...(await store.getRecordsByIds(c, MODEL, ['a', 'b'])).keys()]).toEqual(['b']);
+
+        expect(await store.deleteRecords(c, MODEL, ['a'], 'e3')).toEqual({ deletedKeys: [] });
+        expect(meta(await all(store, c), 'a')).toEqual(deletedMeta);
+
+        const resaved = await store.saveRecords(c, MODEL, [{ id: 'a', v: 1 }], 'e4');
+        expect(resaved).toEqual({ added: [], updated: [], unchanged: [], undeleted: ['a'] });
+        const back = meta(await all(store, c), 'a');
+        expect(back.deleted_at).toBeNull();
+        expect(back.last_action).toBe('UPDATED');
+        expect(back.first_seen_at).toBe(meta(saved, 'a').first_seen_at);
+        expect(Date.parse(back.last_modified_at)).toBeGreaterThan(Date.parse(deletedMeta.last_modified_at));
+    });
+
+    it('deleteRecordsFromPreviousExecutions removes only live records this execution did not save', async () => {
+        const c = 'conn-prev';
+        await store.saveRecords(c, MODEL, [{ id: '1' }, { id: '2' }, { id: '3' }], 'e1');
+        await store.deleteRecords(c, MODEL, ['3'], 'e1');
+        await store.saveRecords(c, MODEL, [{ id: '2' }], 'e2');
+        await store.saveRecords(c, 'Other', [{ id: '9' }], 'e1');
+
+        expect(await store.deleteRecordsFromPreviousExecutions(c, MODEL, 'e2')).toEqual({ deletedKeys: ['1'] });
+        expect([...(await store.getRecordsByIds(c, MODEL, ['1', '2', '3'])).keys()]).toEqual(['2']);
+        expect((await store.getRecordsByIds(c, 'Other', ['9'])).size).toBe(1);
+        expect(await store.deleteRecordsFromPreviousExecutions(c, MODEL, 'e2')).toEqual({ deletedKeys: [] });
+    });
+
+    it('writes a batch all or nothing when a statement fails mid-batch', async () => {
+        const c = 'conn-tx';
+        await store.saveRecords(c, MODEL, [{ id: 'keep', v: 1 }], 'e1');
+        const before = await all(store, c);
+        // jsonb rejects \u0000, so the third statement (rows 5-6) fails after two statements succeeded.
+        const batch = [{ id: 'keep', v: 2 }, { id: 'n1' }, { id: 'n2' }, { id: 'n3' }, { id: 'n4' }, { id: 'bad', text: 'a\u0000b' }];
+        await expect(store.saveRecords(c, MODEL, batch, 'e2')).rejects.toThrow();
+        expect(await all(store, c)).toEqual(before);
+        // The store stays usable after the rollback.
+        expect((await store.saveRecords(c, MODEL, [{ id: 'n1' }], 'e3')).added).toEqual(['n1']);
+    });
+
+    it('rejects records without an id and bad cursors', async () => {
+        await expect(store.saveRecords('c', MODEL, [{ title: 'no id' }], 'e1')).rejects.toThrow(/no usable id/);
+        await expect(store.listRecords({ connectionId: 'c', model: MODEL, cursor: 'bm90IGEgY3Vyc29y' })).rejects.toBeInstanceOf(
+            InvalidCursorError
+        );
+    });
+
+    it('tracks runs: lastSyncDate is the start of the last successful run', async () => {
+        const c = 'conn-runs';
+        expect(await store.lastSuccessfulRunStart(c, 'calls')).toBeUndefined();
+        const ok = await store.startRun(c, 'calls');
+        expect(await store.lastSuccessfulRunStart(c, 'calls')).toBeUndefined();
+        await store.finishRun(ok.runId, 'success', 'saved 3');
+        expect(await store.lastSuccessfulRunStart(c, 'calls')).toEqual(ok.startedAt);
+
+        const failed = await store.startRun(c, 'calls');
+        expect(failed.executionId).not.toBe(ok.executionId);
+        await store.finishRun(failed.runId, 'failed', 'boom');
+        expect(await store.lastSuccessfulRunStart(c, 'calls')).toEqual(ok.startedAt);
+        expect(await store.lastSuccessfulRunStart(c, 'other-sync')).toBeUndefined();
+        await expect(store.finishRun(failed.runId, 'success')).rejects.toThrow(/not running/);
+    });
+
+    it('upserts connections and gets, sets and merges metadata', async () => {
+        const input = {
+            connectionId: 'conn-meta',
+            providerConfigKey: 'clari-copilot',
+            provider: 'clari-copilot',
+            apiKey: 'k',
+            apiPassword: 'p'
+        };
+        const created = await store.upsertConnection(input);
+        expect(created.metadata).toBeNull();
+        expect(await store.getMetadata('conn-meta', 'clari-copilot')).toEqual({});
+
+        await store.setMetadata('conn-meta', 'clari-copilot', { backfillDays: 30, includeMedia: true });
+        await store.updateMetadata('conn-meta', 'clari-copilot', { backfillDays: 7 });
+        expect(await store.getMetadata('conn-meta', 'clari-copilot')).toEqual({ backfillDays: 7, includeMedia: true });
+
+        const updated = await store.upsertConnection({ ...input, apiKey: 'k2' });
+        expect(updated).toMatchObject({ id: created.id, apiKey: 'k2', metadata: { backfillDays: 7, includeMedia: true } });
+        await expect(store.setMetadata('missing', 'clari-copilot', {})).rejects.toThrow(/unknown connection/);
+    });
+});
+
+describe('store folder', () => {
+    const tmp = makeTempDir('store-persist');
+
+    afterAll(() => {
+        tmp.cleanup();
+    });
+
+    it('persists across reopen and locks the folder while open', async () => {
+        const store = await openStore({ dir: tmp.dir });
+        await store.saveRecords('c', MODEL, [{ id: 'a', v: 1 }], 'e1');
+        const run = await store.startRun('c', 'calls');
+        await store.finishRun(run.runId, 'success');
+        await store.startRun('c', 'calls'); // left running, as if the process died
+
+        const lockFile = path.join(tmp.dir, 'store.lock');
+        expect(fs.readFileSync(lockFile, 'utf8').trim()).toBe(String(process.pid));
+        const second = openStore({ dir: tmp.dir });
+        await expect(second).rejects.toBeInstanceOf(StoreInUseError);
+        await expect(second).rejects.toThrow(`store ${tmp.dir} is in use by process ${process.pid} (npm start / npm run serve?)`);
+
+        await store.close();
+        expect(fs.existsSync(lockFile)).toBe(false);
+
+        const reopened = await openStore({ dir: tmp.dir });
+        try {
+            expect((await reopened.getRecordsByIds('c', MODEL, ['a'])).get('a')).toEqual({ id: 'a', v: 1 });
+            expect(await reopened.lastSuccessfulRunStart('c', 'calls')).toEqual(run.startedAt);
+            const next = await reopened.startRun('c', 'calls');
+            await reopened.finishRun(next.runId, 'failed');
+            expect(await reopened.lastSuccessfulRunStart('c', 'calls')).toEqual(run.startedAt);
+        } finally {
+            await reopened.close();
+        }
+    });
+
+    it('refuses a folder held by another live process and takes over a stale lock', async () => {
+        const lockFile = path.join(tmp.dir, 'store.lock');
+        const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+        const childPid = child.pid;
+        if (childPid === undefined) {
+            throw new Error('child did not start');
+        }
+        try {
+            fs.writeFileSync(lockFile, `${childPid}\n`);
+            await expect(openStore({ dir: tmp.dir })).rejects.toThrow(`is in use by process ${childPid}`);
+        } finally {
+            child.kill();
+            await new Promise((resolve) => child.once('exit', resolve));
+        }
+
+        // The child is gone now, so its lock is stale.
+        const store = await openStore({ dir: tmp.dir });
+        try {
+            expect(fs.readFileSync(lockFile, 'utf8').trim()).toBe(String(process.pid));
+        } finally {
+            await store.close();
+        }
+    });
+});

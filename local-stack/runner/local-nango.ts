@@ -1,0 +1,281 @@
+import { STATUS_CODES } from 'node:http';
+
+import { z } from 'zod';
+
+import type { ProxyConfiguration } from '../../nango-integrations/models.js';
+import { ProxyNetworkError, type ClariProxy, type HttpMethod, type ProxyResponse } from '../nango-server/proxy.js';
+import type { RecordStore } from '../nango-server/store.js';
+import { ProxyHttpError, ProxyRequestError, type RequestSummary } from './errors.js';
+import { paginate, type ProxyResult } from './paginate.js';
+import type { RunCounts, RunnerEvent } from './events.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'http' | 'verbose' | 'silly';
+
+/** What the local runner hands back for a 2xx proxy call: the part of an AxiosResponse syncs use. */
+export interface LocalProxyResponse<T = unknown> {
+    data: T;
+    status: number;
+    statusText: string;
+    headers: Record<string, string>;
+    config: RequestSummary;
+}
+
+export interface LocalNangoContext {
+    store: RecordStore;
+    proxy: ClariProxy;
+    connectionId: string;
+    providerConfigKey: string;
+    provider: string;
+    executionId: string;
+    lastSyncDate: Date | undefined;
+    metadata: Record<string, unknown> | undefined;
+    counts: RunCounts;
+    emit: (event: RunnerEvent) => void;
+}
+
+const recordWithId = z.looseObject({ id: z.union([z.string().min(1), z.number()]) });
+const LOG_LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error', 'http', 'verbose', 'silly'] satisfies LogLevel[];
+
+function isLogLevel(value: unknown): value is LogLevel {
+    return typeof value === 'string' && LOG_LEVELS.includes(value);
+}
+
+function recordIds(records: readonly object[], method: string): string[] {
+    return records.map((record, index) => {
+        const parsed = recordWithId.safeParse(record);
+        if (!parsed.success) {
+            throw new TypeError(`${method}: record at index ${index} is missing a string or number id`);
+        }
+        return String(parsed.data.id);
+    });
+}
+
+/** Nango strips `_nango_metadata` before saving (records read back through the API carry it). */
+function withoutMetadata(records: readonly object[]): object[] {
+    return records.map((record) => {
+        if (!('_nango_metadata' in record)) {
+            return record;
+        }
+        const { _nango_metadata: _dropped, ...rest } = record as Record<string, unknown>;
+        return rest;
+    });
+}
+
+function decode(body: Buffer, responseType: ProxyConfiguration['responseType']): unknown {
+    if (responseType === 'arraybuffer') {
+        return body;
+    }
+    const text = body.toString('utf8');
+    if (responseType === 'text' || text === '') {
+        return text;
+    }
+    // axios' default: JSON when it parses, the raw text otherwise.
+    try {
+        return JSON.parse(text) as unknown;
+    } catch {
+        return text;
+    }
+}
+
+function formatLogArg(arg: unknown): string {
+    if (typeof arg === 'string') {
+        return arg;
+    }
+    if (arg instanceof Error) {
+        return arg.message;
+    }
+    // JSON.stringify returns undefined for undefined and functions, whatever its declared type says.
+    const json = JSON.stringify(arg) as string | undefined;
+    return json ?? String(arg);
+}
+
+/**
+ * The subset of Nango 0.69.14's NangoSync a sync script uses, backed by the local store and the
+ * in-process Clari proxy. Methods outside that subset are absent (see runSync for the boundary cast).
+ */
+export class LocalNangoSync {
+    readonly connectionId: string;
+    readonly providerConfigKey: string;
+    readonly provider: string;
+    readonly lastSyncDate: Date | undefined;
+    readonly variant = 'base';
+    readonly track_deletes = false;
+    readonly dryRun = false;
+    private metadata: Record<string, unknown> | undefined;
+
+    constructor(private readonly ctx: LocalNangoContext) {
+        this.connectionId = ctx.connectionId;
+        this.providerConfigKey = ctx.providerConfigKey;
+        this.provider = ctx.provider;
+        this.lastSyncDate = ctx.lastSyncDate;
+        this.metadata = ctx.metadata;
+    }
+
+    async proxy<T = unknown>(config: ProxyConfiguration): Promise<LocalProxyResponse<T>> {
+        if (config.responseType === 'stream' || config.responseType === 'blob' || config.responseType === 'document') {
+            throw new Error(`responseType ${config.responseType} is not supported by the local runner`);
+        }
+        const method = (config.method ?? 'GET').toUpperCase() as HttpMethod;
+        const summary: RequestSummary = { method, url: `${config.baseUrlOverride ?? this.ctx.proxy.baseUrl}${config.endpoint}` };
+        let response: ProxyResponse;
+        try {
+            response = await this.ctx.proxy.request({
+                method,
+                endpoint: config.endpoint,
+                params: config.params,
+                headers: config.headers,
+                data: config.data,
+                retries: config.retries,
+                retryOn: config.retryOn,
+                retryHeader: config.retryHeader,
+                baseUrlOverride: config.baseUrlOverride,
+                onAttempt: (attempt) => {
+                    this.ctx.counts.requests++;
+                    this.ctx.emit({
+                        type: 'request',
+                        method,
+                        endpoint: config.endpoint,
+                        attempt: attempt.attempt,
+                        durationMs: attempt.durationMs,
+                        ...(attempt.status !== undefined ? { status: attempt.status } : {}),
+                        ...(attempt.errorCode !== undefined ? { errorCode: attempt.errorCode } : {})
+                    });
+                    if (attempt.willRetry) {
+                        this.ctx.counts.retries++;
+                        this.ctx.emit({
+                            type: 'retry',
+                            endpoint: config.endpoint,
+                            attempt: attempt.attempt,
+                            waitMs: attempt.waitMs,
+                            ...(attempt.status !== undefined ? { status: attempt.status } : {}),
+                            ...(attempt.errorCode !== undefined ? { errorCode: attempt.errorCode } : {})
+                        });
+                    }
+                }
+            });
+        } catch (err) {
+            if (err instanceof ProxyNetworkError) {
+                throw new ProxyRequestError(err.code, err.message, summary);
+            }
+            throw err;
+        }
+        const data = decode(response.body, config.responseType);
+        if (response.status < 200 || response.status >= 300) {
+            throw new ProxyHttpError({ status: response.status, headers: response.headers, data, config: summary });
+        }
+        return {
+            data: data as T,
+            status: response.status,
+            statusText: STATUS_CODES[response.status] ?? '',
+            headers: response.headers,
+            config: summary
+        };
+    }
+
+    get<T = unknown>(config: Omit<ProxyConfiguration, 'method'>): Promise<LocalProxyResponse<T>> {
+        return this.proxy<T>({ ...config, method: 'GET' });
+    }
+
+    post<T = unknown>(config: Omit<ProxyConfiguration, 'method'>): Promise<LocalProxyResponse<T>> {
+        return this.proxy<T>({ ...config, method: 'POST' });
+    }
+
+    paginate<T = unknown>(config: ProxyConfiguration): AsyncGenerator<T[], undefined, void> {
+        return paginate<T>(config, (c): Promise<ProxyResult> => this.proxy(c));
+    }
+
+    async batchSave(records: object[], model: string): Promise<boolean> {
+        if (records.length === 0) {
+            return true;
+        }
+        recordIds(records, 'batchSave');
+        const summary = await this.ctx.store.saveRecords(this.connectionId, model, withoutMetadata(records), this.ctx.executionId);
+        // Nango counts a re-saved deleted record as added.
+        const added = summary.added.length + summary.undeleted.length;
+        this.ctx.counts.added += added;
+        this.ctx.counts.updated += summary.updated.length;
+        this.ctx.counts.unchanged += summary.unchanged.length;
+        this.ctx.emit({
+            type: 'saved',
+            model,
+            count: records.length,
+            added,
+            updated: summary.updated.length,
+            unchanged: summary.unchanged.length
+        });
+        return true;
+    }
+
+    async batchDelete(records: object[], model: string): Promise<boolean> {
+        if (records.length === 0) {
+            return true;
+        }
+        const { deletedKeys } = await this.ctx.store.deleteRecords(
+            this.connectionId,
+            model,
+            recordIds(records, 'batchDelete'),
+            this.ctx.executionId
+        );
+        this.ctx.counts.deleted += deletedKeys.length;
+        this.ctx.emit({ type: 'deleted', model, count: deletedKeys.length });
+        return true;
+    }
+
+    async getRecordsByIds<K = string | number, T = unknown>(ids: K[], model: string): Promise<Map<K, T>> {
+        const byString = new Map(ids.map((id) => [String(id), id]));
+        const found = await this.ctx.store.getRecordsByIds(this.connectionId, model, [...byString.keys()]);
+        const result = new Map<K, T>();
+        for (const [id, data] of found) {
+            const key = byString.get(id);
+            if (key !== undefined) {
+                result.set(key, data as T);
+            }
+        }
+        return result;
+    }
+
+    async deleteRecordsFromPreviousExecutions(model: string): Promise<{ deletedKeys: string[] }> {
+        const result = await this.ctx.store.deleteRecordsFromPreviousExecutions(this.connectionId, model, this.ctx.executionId);
+        this.ctx.counts.deleted += result.deletedKeys.length;
+        this.ctx.emit({ type: 'deleted', model, count: result.deletedKeys.length });
+        return result;
+    }
+
+    async getMetadata<T = Record<string, unknown>>(): Promise<T> {
+        this.metadata ??= await this.ctx.store.getMetadata(this.connectionId, this.providerConfigKey);
+        return this.metadata as T;
+    }
+
+    async setMetadata(metadata: Record<string, unknown>): Promise<void> {
+        await this.ctx.store.setMetadata(this.connectionId, this.providerConfigKey, metadata);
+        this.metadata = metadata;
+    }
+
+    async updateMetadata(metadata: Record<string, unknown>): Promise<void> {
+        await this.ctx.store.updateMetadata(this.connectionId, this.providerConfigKey, metadata);
+        this.metadata = { ...(await this.getMetadata()), ...metadata };
+    }
+
+    setMergingStrategy(): Promise<void> {
+        // Only 'override' exists locally; Nango's other strategy guards against webhook races we do not have.
+        return Promise.resolve();
+    }
+
+    getEnvironmentVariables(): Promise<{ name: string; value: string }[]> {
+        return Promise.resolve([]);
+    }
+
+    /** Nango's log(...args): a trailing `{ level }` object sets the level (default info). */
+    log(...args: unknown[]): Promise<void> {
+        const last = args[args.length - 1];
+        let level: LogLevel = 'info';
+        if (args.length > 1 && last !== null && typeof last === 'object' && 'level' in last) {
+            if (isLogLevel(last.level)) {
+                level = last.level;
+            }
+            args = args.slice(0, -1);
+        }
+        this.ctx.emit({ type: 'log', level, message: args.map(formatLogArg).join(' ') });
+        return Promise.resolve();
+    }
+}
