@@ -1,0 +1,112 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DEFAULT_STORE_DIR } from '../nango-server/index.js';
+
+/** A problem the user fixes in their configuration; printed as one line, never as a stack trace. */
+export class ConfigError extends Error {
+    override name = 'ConfigError';
+}
+
+export const CLARI_API_URL = 'https://rest-api.copilot.clari.com';
+export const PROVIDER_CONFIG_KEY = 'clari-copilot';
+export const SYNC_NAME = 'calls';
+export const DEFAULT_SECRET_KEY = 'local-dev-secret';
+
+/** Reads `.env` from the working directory when there is one; variables already set win. */
+export function loadDotEnv(file = '.env'): void {
+    if (!existsSync(file)) {
+        return;
+    }
+    try {
+        process.loadEnvFile(file);
+    } catch (error) {
+        throw new ConfigError(`could not read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+}
+
+const blankAsUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const optionalString = z.preprocess(blankAsUndefined, z.string().optional());
+const port = (fallback: number) => z.preprocess(blankAsUndefined, z.coerce.number().int().min(1).max(65535).default(fallback));
+
+const envSchema = z.object({
+    CLARI_BASE_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    CLARI_API_KEY: optionalString,
+    CLARI_API_PASSWORD: optionalString,
+    CLARI_EMULATOR_PORT: port(3004),
+    CLARI_EMULATOR_API_KEY: optionalString,
+    CLARI_EMULATOR_API_PASSWORD: optionalString,
+    NANGO_LOCAL_PORT: port(3003),
+    NANGO_SECRET_KEY_DEV: z.preprocess(blankAsUndefined, z.string().default(DEFAULT_SECRET_KEY)),
+    NANGO_LOCAL_DB: z.preprocess(blankAsUndefined, z.string().default(DEFAULT_STORE_DIR)),
+    NANGO_CONNECTION_ID: z.preprocess(
+        blankAsUndefined,
+        z
+            .string()
+            .regex(/^[\w.@-]+$/, 'letters, digits, . _ @ - only')
+            .default('local')
+    )
+});
+
+export type LocalEnv = z.infer<typeof envSchema>;
+
+export interface ClariTarget {
+    baseUrl: string;
+    apiKey: string;
+    apiPassword: string;
+}
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): LocalEnv {
+    const result = envSchema.safeParse(env);
+    if (!result.success) {
+        const issue = result.error.issues[0];
+        throw new ConfigError(
+            `invalid ${issue?.path.join('.') ?? 'environment'}: ${issue?.message ?? 'unknown problem'} (see .env.example)`
+        );
+    }
+    return result.data;
+}
+
+/** Real Clari credentials, when both are set; half a pair is a mistake worth stopping for. */
+export function realClariTarget(env: LocalEnv): ClariTarget | null {
+    const { CLARI_API_KEY: apiKey, CLARI_API_PASSWORD: apiPassword } = env;
+    if (apiKey === undefined && apiPassword === undefined) {
+        return null;
+    }
+    if (apiKey === undefined || apiPassword === undefined) {
+        throw new ConfigError(
+            `set both CLARI_API_KEY and CLARI_API_PASSWORD, or neither (${apiKey === undefined ? 'CLARI_API_KEY' : 'CLARI_API_PASSWORD'} is missing)`
+        );
+    }
+    return { baseUrl: env.CLARI_BASE_URL ?? CLARI_API_URL, apiKey, apiPassword };
+}
+
+/** `--metadata '<json>'` or `--metadata-file <path>`: the connection metadata the sync reads. */
+export function parseMetadata(inline: string | undefined, file: string | undefined): Record<string, unknown> | undefined {
+    if (inline !== undefined && file !== undefined) {
+        throw new ConfigError('use --metadata or --metadata-file, not both');
+    }
+    let text = inline;
+    let source = '--metadata';
+    if (file !== undefined) {
+        source = `--metadata-file ${file}`;
+        try {
+            text = readFileSync(file, 'utf8');
+        } catch (error) {
+            throw new ConfigError(`cannot read ${source}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+    }
+    if (text === undefined) {
+        return undefined;
+    }
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch (error) {
+        throw new ConfigError(`${source} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const asObject = z.record(z.string(), z.unknown()).safeParse(parsed);
+    if (!asObject.success) {
+        throw new ConfigError(`${source} must be a JSON object, e.g. '{"backfillDays":90}'`);
+    }
+    return asObject.data;
+}

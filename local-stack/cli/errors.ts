@@ -1,0 +1,27 @@
+import { StoreInUseError } from '../nango-server/index.js';
+import { ConfigError } from './config.js';
+
+/**
+ * Runs a command's main function; anything it throws becomes one line on stderr and a non-zero exit
+ * code, never a stack trace (set DEBUG=1 to see one).
+ */
+export function runCommand(name: string, main: () => Promise<void>): void {
+    main().catch((error: unknown) => {
+        console.error(`${name}: ${describeFailure(error)}`);
+        if (process.env['DEBUG'] && error instanceof Error && error.stack) {
+            console.error(error.stack);
+        }
+        process.exit(error instanceof ConfigError ? 2 : 1);
+    });
+}
+
+export function describeFailure(error: unknown): string {
+    if (error instanceof ConfigError || error instanceof StoreInUseError) {
+        return error.message;
+    }
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+    if (code === 'EADDRINUSE' && error instanceof Error) {
+        return `${error.message.replace(/^listen /, '')}: the port is in use; stop whatever holds it or choose another port (NANGO_LOCAL_PORT, CLARI_EMULATOR_PORT)`;
+    }
+    return error instanceof Error ? error.message : String(error);
+}

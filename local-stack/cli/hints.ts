@@ -1,0 +1,21 @@
+import { DEFAULT_SECRET_KEY, PROVIDER_CONFIG_KEY } from './config.js';
+
+/** How to read the synced records, printed by `npm start` and `npm run serve`. */
+export function queryHints(url: string, connectionId: string, secretKey: string): string {
+    // The built-in development secret is not sensitive; a secret the user chose is never printed.
+    const secret = secretKey === DEFAULT_SECRET_KEY ? DEFAULT_SECRET_KEY : '$NANGO_SECRET_KEY_DEV';
+    return [
+        `Records are served like Nango serves them, at ${url}`,
+        '',
+        '  # HTTP: the sync endpoint (or /records?model=Call); page with cursor, follow changes with modified_after and filter',
+        `  curl -s -H "Authorization: Bearer ${secret}" -H "Connection-Id: ${connectionId}" -H "Provider-Config-Key: ${PROVIDER_CONFIG_KEY}" \\`,
+        `    "${url}/v1/calls?limit=2"`,
+        '',
+        '  // @nangohq/node',
+        `  const nango = new Nango({ secretKey: '${secret === DEFAULT_SECRET_KEY ? secret : '<NANGO_SECRET_KEY_DEV>'}', host: '${url}' });`,
+        `  const { records, next_cursor } = await nango.listRecords({ providerConfigKey: '${PROVIDER_CONFIG_KEY}', connectionId: '${connectionId}', model: 'Call', limit: 100 });`,
+        '',
+        '  # the real nango CLI, dry-running the sync against this stand-in',
+        `  cd nango-integrations && NANGO_HOSTPORT=${url} NANGO_SECRET_KEY_DEV=${secret} NANGO_CLI_UPGRADE_MODE=ignore npx nango dryrun calls ${connectionId} -e dev --auto-confirm`
+    ].join('\n');
+}

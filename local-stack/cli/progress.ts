@@ -1,0 +1,116 @@
+import cliProgress from 'cli-progress';
+import type { RunnerEvent } from '../runner/run-sync.js';
+
+const RATE_WINDOW_MS = 5_000;
+
+/**
+ * Live progress of one sync run, fed by the runner's events. The sync itself reports its size
+ * (`window: matched=N`) and each finished page (`page: listed=N … fetched=N`) in its logs; requests,
+ * retries and saves come from the runner. Warnings and errors are printed above the bar.
+ */
+export class SyncProgress {
+    private readonly bars: cliProgress.MultiBar;
+    private readonly bar: cliProgress.SingleBar;
+    private readonly requestTimes: number[] = [];
+    private readonly startedAt = Date.now();
+    private matched = 0;
+    private listed = 0;
+    private fetched = 0;
+    private saved = 0;
+    private retries = 0;
+    private throttled = 0;
+    summaryLine: string | null = null;
+    errorLine: string | null = null;
+
+    constructor(stream: NodeJS.WriteStream = process.stdout) {
+        this.bars = new cliProgress.MultiBar(
+            {
+                stream,
+                format: ' calls {bar} {percentage}% | listed {listed}/{matched} | fetched {fetched} | saved {saved} | {rps} req/s | retries {retries} | 429s {throttled} | ETA {eta}',
+                hideCursor: true,
+                clearOnComplete: false,
+                noTTYOutput: true,
+                notTTYSchedule: 5_000,
+                fps: 5
+            },
+            cliProgress.Presets.shades_classic
+        );
+        this.bar = this.bars.create(1, 0, this.payload());
+    }
+
+    readonly onEvent = (event: RunnerEvent): void => {
+        switch (event.type) {
+            case 'request':
+                this.requestTimes.push(Date.now());
+                if (event.endpoint.startsWith('/call-details') && event.status === 200) {
+                    this.fetched++;
+                }
+                if (event.status === 429) {
+                    this.throttled++;
+                }
+                break;
+            case 'saved':
+                this.saved += event.count;
+                break;
+            case 'log':
+                this.onLog(event.level, event.message);
+                break;
+            default:
+                return;
+        }
+        this.refresh();
+    };
+
+    stop(): void {
+        this.refresh();
+        this.bars.stop();
+    }
+
+    private onLog(level: string, message: string): void {
+        const matched = /^window: matched=(\d+)/.exec(message);
+        const page = /^page: listed=(\d+)/.exec(message);
+        if (matched) {
+            this.matched += Number(matched[1]);
+        } else if (page) {
+            this.listed += Number(page[1]);
+        } else if (message.startsWith('Clari Copilot calls sync')) {
+            this.summaryLine = message;
+            const retries = /retries=(\d+)/.exec(message);
+            this.retries = retries ? Number(retries[1]) : this.retries;
+        } else if (level === 'warn' || level === 'error') {
+            this.bars.log(`${level}: ${message}\n`);
+        }
+    }
+
+    private refresh(): void {
+        const total = Math.max(this.matched, this.listed, 1);
+        this.bar.setTotal(total);
+        this.bar.update(this.listed, this.payload());
+    }
+
+    private payload(): Record<string, string | number> {
+        const now = Date.now();
+        while (this.requestTimes.length > 0 && (this.requestTimes[0] ?? now) < now - RATE_WINDOW_MS) {
+            this.requestTimes.shift();
+        }
+        return {
+            matched: this.matched,
+            listed: this.listed,
+            fetched: this.fetched,
+            saved: this.saved,
+            rps: (this.requestTimes.length / (RATE_WINDOW_MS / 1000)).toFixed(1),
+            retries: this.retries,
+            throttled: this.throttled,
+            eta: this.eta(now)
+        };
+    }
+
+    /** From the pace of finished pages; unknown until the first page is done. */
+    private eta(now: number): string {
+        if (this.listed === 0 || this.matched === 0) {
+            return '…';
+        }
+        const seconds = Math.max(0, Math.round(((this.matched - this.listed) * (now - this.startedAt)) / this.listed / 1000));
+        return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`;
+    }
+}

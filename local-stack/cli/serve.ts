@@ -1,0 +1,33 @@
+import { parseArgs } from 'node:util';
+import { openStore, startNangoServer } from '../nango-server/index.js';
+import { CLARI_API_URL, ConfigError, loadDotEnv, readEnv } from './config.js';
+import { runCommand } from './errors.js';
+import { queryHints } from './hints.js';
+import { untilInterrupted } from './signals.js';
+
+runCommand('serve', async () => {
+    loadDotEnv();
+    try {
+        parseArgs({ options: {}, strict: true, allowPositionals: false });
+    } catch (error) {
+        throw new ConfigError(`${error instanceof Error ? error.message : String(error)} (npm run serve takes no flags; see .env.example)`);
+    }
+    const env = readEnv();
+    const store = await openStore({ dir: env.NANGO_LOCAL_DB });
+    try {
+        const server = await startNangoServer({
+            store,
+            secretKey: env.NANGO_SECRET_KEY_DEV,
+            clariBaseUrl: env.CLARI_BASE_URL ?? CLARI_API_URL,
+            port: env.NANGO_LOCAL_PORT,
+            host: '127.0.0.1'
+        });
+        console.log(`Local Nango stand-in (records API, proxy, connections) on ${server.url}, store ${env.NANGO_LOCAL_DB}`);
+        console.log(queryHints(server.url, env.NANGO_CONNECTION_ID, env.NANGO_SECRET_KEY_DEV));
+        console.log('\nCtrl-C to stop.');
+        await untilInterrupted();
+        await server.close();
+    } finally {
+        await store.close();
+    }
+});
