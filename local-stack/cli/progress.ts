@@ -26,7 +26,7 @@ export class SyncProgress {
         this.bars = new cliProgress.MultiBar(
             {
                 stream,
-                format: ' calls {bar} {percentage}% | listed {listed}/{matched} | fetched {fetched} | saved {saved} | {rps} req/s | retries {retries} | 429s {throttled} | ETA {eta}',
+                format: ' calls {bar} {percentage}% | listed {listed}/{matched} | fetched {fetched} | saved {saved} | {rps} req/s | retries {retries} | 429s {throttled} | ETA {remaining}',
                 hideCursor: true,
                 clearOnComplete: false,
                 noTTYOutput: true,
@@ -101,7 +101,7 @@ export class SyncProgress {
             rps: (this.requestTimes.length / (RATE_WINDOW_MS / 1000)).toFixed(1),
             retries: this.retries,
             throttled: this.throttled,
-            eta: this.eta(now)
+            remaining: this.eta(now)
         };
     }
 

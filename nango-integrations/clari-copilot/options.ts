@@ -7,7 +7,7 @@ import { z } from 'zod';
 const syncOptionsSchema = z.object({
     backfillDays: z.number().int().min(1).max(3650).default(365),
     // Clari's documented limit is 10 requests per second per workspace.
-    maxRequestsPerSecond: z.number().positive().max(100).default(10),
+    maxRequestsPerSecond: z.number().positive().max(1000).default(10),
     includeMedia: z.boolean().default(true),
     reconcileEveryHours: z
         .number()
