@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+export interface Finished {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+}
+
+/** The environment a fresh shell would have: no .env overrides leaking in from the developer's shell. */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], CI: 'true', NANGO_CLI_UPGRADE_MODE: 'ignore' };
+    return { ...env, ...extra };
+}
+
+export function startCommand(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot): ChildProcess {
+    // Own process group, so a test can deliver Ctrl-C to npm and everything it started, as a terminal does.
+    return spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function collect(child: ChildProcess): { output: () => Finished; done: Promise<Finished> } {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const done = new Promise<Finished>((resolve) => {
+        child.on('close', (code) => {
+            resolve({ code, stdout, stderr });
+        });
+    });
+    return { output: () => ({ code: null, stdout, stderr }), done };
+}
+
+export async function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot): Promise<Finished> {
+    return collect(startCommand(command, args, env, cwd)).done;
+}
+
+/** stderr without npm's own notices, which depend on the machine's npm configuration. */
+export function ownLines(text: string): string[] {
+    return text.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('npm '));
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+        if (Date.now() > deadline) {
+            throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+}
+
+export async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+            const address = server.address();
+            const port = typeof address === 'object' && address !== null ? address.port : 0;
+            server.close(() => {
+                resolve(port);
+            });
+        });
+    });
+}
+
+export function tempDir(prefix: string): string {
+    return mkdtempSync(path.join(tmpdir(), prefix));
+}
