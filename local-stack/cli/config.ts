@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_STORE_DIR } from '../nango-server/index.js';
 
@@ -109,4 +110,23 @@ export function parseMetadata(inline: string | undefined, file: string | undefin
         throw new ConfigError(`${source} must be a JSON object, e.g. '{"backfillDays":90}'`);
     }
     return asObject.data;
+}
+
+/** The flags `npm start` and `npm run sync` share: `--metadata`, `--metadata-file` and `--help`. */
+export function parseSyncFlags(
+    argv: string[],
+    usage: string
+): { help: true } | { help: false; metadata: Record<string, unknown> | undefined } {
+    let values: { metadata?: string | undefined; 'metadata-file'?: string | undefined; help?: boolean | undefined };
+    try {
+        ({ values } = parseArgs({
+            args: argv,
+            options: { metadata: { type: 'string' }, 'metadata-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+            strict: true,
+            allowPositionals: false
+        }));
+    } catch (error) {
+        throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+    }
+    return values.help ? { help: true } : { help: false, metadata: parseMetadata(values.metadata, values['metadata-file']) };
 }

@@ -1,17 +1,7 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULT_CREDENTIALS, startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
 import { openStore, startNangoServer } from '../nango-server/index.js';
-import {
-    ConfigError,
-    loadDotEnv,
-    parseMetadata,
-    PROVIDER_CONFIG_KEY,
-    readEnv,
-    realClariTarget,
-    SYNC_NAME,
-    type ClariTarget
-} from './config.js';
+import { loadDotEnv, parseSyncFlags, PROVIDER_CONFIG_KEY, readEnv, realClariTarget, SYNC_NAME, type ClariTarget } from './config.js';
 import { describeFailure, runCommand } from './errors.js';
 import { queryHints } from './hints.js';
 import { syncIntervalMs } from './schedule.js';
@@ -28,12 +18,12 @@ const NANGO_YAML = path.resolve(import.meta.dirname, '../../nango-integrations/n
 
 runCommand('start', async () => {
     loadDotEnv();
-    const { values } = parseCliArgs();
-    if (values.help) {
+    const flags = parseSyncFlags(process.argv.slice(2), USAGE);
+    if (flags.help) {
         console.log(USAGE);
         return;
     }
-    const metadata = parseMetadata(values.metadata, values['metadata-file']);
+    const { metadata } = flags;
     const env = readEnv();
     const schedule = syncIntervalMs(NANGO_YAML, PROVIDER_CONFIG_KEY, SYNC_NAME);
 
@@ -99,15 +89,3 @@ runCommand('start', async () => {
     await Promise.race([current.run, new Promise((resolve) => setTimeout(resolve, 5_000))]);
     await store.close();
 });
-
-function parseCliArgs() {
-    try {
-        return parseArgs({
-            options: { metadata: { type: 'string' }, 'metadata-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-            strict: true,
-            allowPositionals: false
-        });
-    } catch (error) {
-        throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
-    }
-}

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { openStore } from '../nango-server/index.js';
-import { ConfigError, loadDotEnv, parseMetadata, readEnv, realClariTarget } from './config.js';
+import { ConfigError, loadDotEnv, parseSyncFlags, readEnv, realClariTarget } from './config.js';
 import { runCommand } from './errors.js';
 import { registerConnection, runSyncWithProgress } from './session.js';
 
@@ -12,12 +11,12 @@ Exit code 0 on success, 1 when the run fails, 2 on a configuration error.`;
 
 runCommand('sync', async () => {
     loadDotEnv();
-    const { values } = parseCliArgs();
-    if (values.help) {
+    const flags = parseSyncFlags(process.argv.slice(2), USAGE);
+    if (flags.help) {
         console.log(USAGE);
         return;
     }
-    const metadata = parseMetadata(values.metadata, values['metadata-file']);
+    const { metadata } = flags;
     const env = readEnv();
     const clari = realClariTarget(env);
     if (!clari) {
@@ -35,15 +34,3 @@ runCommand('sync', async () => {
         await store.close();
     }
 });
-
-function parseCliArgs() {
-    try {
-        return parseArgs({
-            options: { metadata: { type: 'string' }, 'metadata-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-            strict: true,
-            allowPositionals: false
-        });
-    } catch (error) {
-        throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
-    }
-}
