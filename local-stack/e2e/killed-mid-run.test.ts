@@ -1,0 +1,140 @@
+import { isDeepStrictEqual } from 'node:util';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { RunningClariEmulator } from '../emulator/index.js';
+import { openStore } from '../nango-server/index.js';
+import {
+    E2EStack,
+    EmulatorControl,
+    FAST_METADATA,
+    callTimeMs,
+    expectRecordsEqualTruth,
+    expectedRecords,
+    lastDays,
+    listServed,
+    listStored,
+    makeTempDir,
+    startEmulator,
+    type ServedRecord,
+    type TruthCall
+} from './harness.js';
+import { startSyncCli, waitUntil, type SyncCli } from './sync-cli.js';
+
+/**
+ * `npm run sync` SIGKILLed part-way, twice, then run to completion: every page is saved whole or not at
+ * all, and the completing run fetches details only for the calls the killed runs did not save.
+ */
+
+const CONNECTION_ID = 'killed';
+const PAGE_SIZE = 100;
+/** Fractions of the expected detail requests after which each killed run is stopped. */
+const KILL_POINTS = [0.25, 0.6] as const;
+
+describe('a sync killed mid-run', () => {
+    const tmp = makeTempDir('killed');
+    let emulator: RunningClariEmulator;
+    const children: SyncCli[] = [];
+
+    beforeAll(async () => {
+        // Creating the PGlite database takes seconds; do it here so each child only reopens it.
+        const store = await openStore({ dir: tmp.dir });
+        await store.close();
+        // 11 months: every past call is inside the backfill window. Details take 150-250 ms, so the run lasts seconds.
+        emulator = await startEmulator({ calls: 600, months: 11, seed: 77, latency: { details: { minMs: 150, maxMs: 250 } } });
+    });
+
+    afterAll(async () => {
+        await Promise.all(children.map((child) => child.kill()));
+        await emulator.close();
+        tmp.remove();
+    });
+
+    function start(): SyncCli {
+        const child = startSyncCli({
+            clariBaseUrl: emulator.url,
+            storeDir: tmp.dir,
+            connectionId: CONNECTION_ID,
+            metadata: { ...FAST_METADATA, reconcileEveryHours: 720 }
+        });
+        children.push(child);
+        return child;
+    }
+
+    async function readStore(): Promise<{ records: ServedRecord[]; lastSync: Date | undefined }> {
+        const store = await openStore({ dir: tmp.dir });
+        try {
+            return {
+                records: await listStored(store, CONNECTION_ID),
+                lastSync: await store.lastSuccessfulRunStart(CONNECTION_ID, 'calls')
+            };
+        } finally {
+            await store.close();
+        }
+    }
+
+    it('keeps whole pages only, and the completing run re-fetches nothing already stored', { timeout: 180_000 }, async () => {
+        const truth = await new EmulatorControl(emulator.url).truth();
+        const expected = expectedRecords(truth, lastDays(new Date()));
+        expect(expected.size).toBeGreaterThan(500);
+        // The pages the sync lists: oldest first, ties broken by id, 100 a page.
+        const oldestFirst = truth
+            .filter((call) => expected.has(call.id))
+            .sort((a: TruthCall, b: TruthCall) => callTimeMs(a) - callTimeMs(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+            .map((call) => call.id);
+        const pageOf = new Map(oldestFirst.map((id, index) => [id, Math.floor(index / PAGE_SIZE)]));
+        const pageSizes = new Map<number, number>();
+        pageOf.forEach((page) => pageSizes.set(page, (pageSizes.get(page) ?? 0) + 1));
+
+        const storedAfterKill: number[] = [];
+        for (const point of KILL_POINTS) {
+            emulator.runtime.stats.reset();
+            const child = start();
+            const target = Math.ceil(point * expected.size);
+            await waitUntil(() => emulator.runtime.stats.snapshot().byEndpoint['call-details'] >= target, {
+                timeoutMs: 60_000,
+                what: `${target} detail requests`,
+                abort: () => (child.done ? 'the sync exited before it could be killed' : undefined)
+            });
+            const exit = await child.kill();
+            expect(exit.signal, exit.stderr).toBe('SIGKILL');
+
+            const { records, lastSync } = await readStore();
+            // A killed run is not a successful one: the next run starts over from the backfill window.
+            expect(lastSync).toBeUndefined();
+            expect(records.every((record) => record.deletedAt === null)).toBe(true);
+            expect(records.length).toBe(new Set(records.map((record) => record.id)).size);
+            // Whatever was saved is final content, and is made of whole pages (one transactional batch each).
+            const wrong = records.filter((record) => !isDeepStrictEqual(record.data, expected.get(record.id))).map((record) => record.id);
+            expect(wrong).toEqual([]);
+            const savedPerPage = new Map<number, number>();
+            for (const record of records) {
+                const page = pageOf.get(record.id) ?? -1;
+                savedPerPage.set(page, (savedPerPage.get(page) ?? 0) + 1);
+            }
+            const partial = [...savedPerPage].filter(([page, count]) => pageSizes.get(page) !== count);
+            expect(partial, `pages saved in part (page, records): ${JSON.stringify(partial)}`).toEqual([]);
+            storedAfterKill.push(records.length);
+        }
+        // The kills landed mid-run: something was saved, not everything, so the completing run has work to skip.
+        const storedBefore = storedAfterKill[storedAfterKill.length - 1] ?? 0;
+        expect(storedBefore).toBeGreaterThan(0);
+        expect(storedBefore).toBeLessThan(expected.size);
+
+        emulator.runtime.stats.reset();
+        const exit = await start().exited;
+        expect(exit.code, exit.stderr).toBe(0);
+        const requests = emulator.runtime.stats.snapshot();
+        expect(requests.byEndpoint['call-details']).toBe(expected.size - storedBefore);
+
+        const stack = await E2EStack.open('killed', tmp.dir);
+        try {
+            const served = await listServed(stack.nango, CONNECTION_ID);
+            expectRecordsEqualTruth(served, expected);
+            expect(served.every((record) => record.lastAction === 'ADDED')).toBe(true);
+            expect(await stack.store.lastSuccessfulRunStart(CONNECTION_ID, 'calls')).toBeInstanceOf(Date);
+        } finally {
+            await stack.close();
+        }
+    });
+});
