@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { FaultInjector, NO_LATENCY, TokenBucket, type FaultRule, type LatencyConfig, type LatencyRange } from './faults.js';
 import { Rng } from './random.js';
 import { CallStore } from './state.js';
@@ -44,6 +45,8 @@ export class EmulatorRuntime {
         this.faults = new FaultInjector(options.faults ?? [], this.state.seed);
         this.latency = this.initialLatency();
         this.jitter = new Rng(this.state.seed, 0x1a7);
+        // Every pending latency or stall listens for close; hundreds may be pending at once.
+        setMaxListeners(0, this.closing.signal);
     }
 
     private initialRate(): { rate: number; retryAfter: boolean } {

@@ -34,8 +34,10 @@ export class ClariRequestError extends Error {
 export interface ClariClientOptions {
     maxRequestsPerSecond: number;
     stats: RunStats;
-    /** Attempts per request, the first included. */
+    /** Attempts per request on 5xx, network errors and stalls, the first included. */
     maxAttempts?: number;
+    /** Attempts per request on 429s, counted apart: throttling is expected and the limiter adapts to it. */
+    maxThrottledAttempts?: number;
     baseDelayMs?: number;
     maxDelayMs?: number;
     /** A stalled response is abandoned and retried after this long. */
@@ -44,9 +46,13 @@ export interface ClariClientOptions {
     maxRetryAfterMs?: number;
 }
 
+export interface RequestOptions {
+    /** Give up after this many attempts when the failures are one of `statuses`, e.g. to fall back to smaller pages sooner. */
+    giveUpEarly?: { statuses: readonly number[]; afterAttempts: number };
+}
+
 export interface ClariClient {
-    /** `maxAttempts` lowers the client's default for one request, e.g. to fall back to smaller pages sooner. */
-    get(endpoint: string, params: QueryParams, request?: { maxAttempts?: number }): Promise<unknown>;
+    get(endpoint: string, params: QueryParams, request?: RequestOptions): Promise<unknown>;
 }
 
 interface HttpOutcome {
@@ -81,6 +87,7 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
     const {
         stats,
         maxAttempts = 6,
+        maxThrottledAttempts = 12,
         baseDelayMs = 500,
         maxDelayMs = 30_000,
         requestTimeoutMs = 120_000,
@@ -107,13 +114,15 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
 
     return {
         async get(endpoint, params, request = {}) {
-            const attempts = Math.min(maxAttempts, request.maxAttempts ?? maxAttempts);
-            for (let attempt = 1; ; attempt++) {
+            let failures = 0;
+            let throttles = 0;
+            for (;;) {
                 await limiter.acquire();
                 stats.requests++;
                 const outcome = await send(endpoint, params);
                 const { status } = outcome;
                 if (status !== null && status < 400) {
+                    limiter.succeeded();
                     return outcome.data;
                 }
                 if (status === 401 || status === 403) {
@@ -123,9 +132,19 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
                     throw new ClariNotFoundError(`${endpoint} answered 404`);
                 }
                 const problem = status === null ? (outcome.networkError ?? 'network error') : `HTTP ${status}`;
-                const retryable = status === null || status === 429 || status >= 500;
-                if (!retryable || attempt >= attempts) {
-                    throw new ClariRequestError(`GET ${endpoint} failed after ${attempt} attempt(s): ${problem}`, status);
+                const attempts = failures + throttles + 1;
+                if (status === 429) {
+                    throttles++;
+                } else if (status === null || status >= 500) {
+                    failures++;
+                } else {
+                    throw new ClariRequestError(`GET ${endpoint} failed: ${problem}`, status);
+                }
+                const early = request.giveUpEarly;
+                const givingUpEarly =
+                    early !== undefined && status !== null && early.statuses.includes(status) && failures >= early.afterAttempts;
+                if (failures >= maxAttempts || throttles >= maxThrottledAttempts || givingUpEarly) {
+                    throw new ClariRequestError(`GET ${endpoint} failed after ${attempts} attempt(s): ${problem}`, status);
                 }
                 const retryAfterMs = parseRetryAfter(outcome.retryAfter);
                 if (retryAfterMs !== null && retryAfterMs > maxRetryAfterMs) {
@@ -134,11 +153,11 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
                         status
                     );
                 }
-                const waitMs = retryAfterMs ?? backoffWithJitter(attempt, baseDelayMs, maxDelayMs);
+                const waitMs = retryAfterMs ?? backoffWithJitter(status === 429 ? throttles : failures, baseDelayMs, maxDelayMs);
                 stats.retries++;
                 if (status === 429) {
                     stats.throttled++;
-                    limiter.pause(waitMs);
+                    limiter.throttled(waitMs);
                 }
                 await sleep(waitMs);
             }

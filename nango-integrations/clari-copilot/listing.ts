@@ -58,7 +58,8 @@ export async function* listCallsInWindow(
         try {
             const canShrink = pageSize < PAGE_SIZES.length - 1;
             const params = { ...windowParams(window, timeAfter), sortTime: 'asc', skip, limit };
-            body = await client.get('/calls', params, canShrink ? { maxAttempts: ATTEMPTS_BEFORE_SHRINKING } : {});
+            const shrinkSooner = { statuses: [502, 503], afterAttempts: ATTEMPTS_BEFORE_SHRINKING };
+            body = await client.get('/calls', params, canShrink ? { giveUpEarly: shrinkSooner } : {});
         } catch (error) {
             if (error instanceof ClariRequestError && (error.status === 502 || error.status === 503) && pageSize < PAGE_SIZES.length - 1) {
                 await log(

@@ -19,28 +19,48 @@ export function startTimer(ms: number, onExpiry: () => void): () => void {
 export interface RateLimiter {
     /** Resolves when the caller may send its next request. */
     acquire(): Promise<void>;
-    /** Holds every caller back for `ms`, e.g. after a 429, so concurrent workers back off together. */
-    pause(ms: number): void;
+    /** After a 429: halve the pace and hold every caller back for `ms`, so concurrent workers back off together. */
+    throttled(ms: number): void;
+    /** After a success: creep back toward the configured rate. */
+    succeeded(): void;
+    /** Requests per second currently allowed. */
+    readonly currentRate: number;
 }
 
+/** Never slower than this, however long Clari keeps throttling. */
+const MIN_REQUESTS_PER_SECOND = 0.5;
+/** Successes it takes to climb from half the rate back to the full rate. */
+const RECOVERY_STEPS = 20;
+
 /**
- * Evenly spaced slots, no burst: Clari counts requests per second, and spacing them is what lets a
- * run at the full rate see no 429 at all.
+ * Spaces requests at least 1/rate apart in real time, with no burst: Clari counts requests per second,
+ * and a caller that wakes late (the event loop was busy) must not release a clump of requests. A 429
+ * halves the rate (Clari's limit may be lower than configured, or shared); successes restore it
+ * additively, so a throttled run settles just under what Clari accepts.
  */
 export function createRateLimiter(requestsPerSecond: number, now: () => number = Date.now): RateLimiter {
-    const intervalMs = 1000 / requestsPerSecond;
+    let rate = requestsPerSecond;
     let nextSlot = 0;
     return {
         async acquire() {
-            const current = now();
-            const slot = Math.max(current, nextSlot);
-            nextSlot = slot + intervalMs;
-            if (slot > current) {
-                await sleep(slot - current);
+            for (;;) {
+                const current = now();
+                if (current >= nextSlot) {
+                    nextSlot = current + 1000 / rate;
+                    return;
+                }
+                await sleep(nextSlot - current);
             }
         },
-        pause(ms) {
+        throttled(ms) {
+            rate = Math.max(MIN_REQUESTS_PER_SECOND, rate / 2);
             nextSlot = Math.max(nextSlot, now() + ms);
+        },
+        succeeded() {
+            rate = Math.min(requestsPerSecond, rate + requestsPerSecond / RECOVERY_STEPS);
+        },
+        get currentRate() {
+            return rate;
         }
     };
 }

@@ -11,8 +11,9 @@ import { integrationDir } from './harness.js';
  */
 describe('calls sync replayed from mocks/', () => {
     beforeEach(() => {
-        // Only Date is faked: the request hashes depend on the run's start, timers must stay real.
-        vi.useFakeTimers({ toFake: ['Date'] });
+        // Only Date is faked, and it keeps ticking: the request hashes depend on the run's start, while
+        // the rate limiter needs time to pass.
+        vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
         vi.setSystemTime(MOCK_NOW);
     });
     afterEach(() => {
