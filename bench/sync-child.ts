@@ -1,0 +1,143 @@
+import { mkdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+import fetchData from '../nango-integrations/clari-copilot/syncs/calls.js';
+import { createClariProxy, openStore } from '../local-stack/nango-server/index.js';
+import { runSync, type RunnerEvent } from '../local-stack/runner/run-sync.js';
+import naiveFetchData, { NAIVE_SUMMARY_PREFIX, SKIP_CAP_LOG } from './naive-sync.js';
+import { RESULT_PREFIX, childConfigSchema, type ChildConfig, type ChildResult } from './protocol.js';
+
+/**
+ * One measured sync run in a process of its own, so that its peak RSS is the runner's alone:
+ * opens the store folder it is given, registers the connection, runs the real `calls` sync (or the
+ * naive baseline) through the local runner, and prints one JSON line (RESULT_PREFIX + ChildResult).
+ *
+ *   tsx bench/sync-child.ts '{"strategy":"ours","storeDir":"/tmp/x","baseUrl":"http://127.0.0.1:1234",...}'
+ */
+
+const SUMMARY_PATTERN = /^Clari Copilot calls sync \(/;
+const RETRIES_PATTERN = /\bretries=(\d+)/;
+
+function connectionInput(config: ChildConfig): {
+    connectionId: string;
+    providerConfigKey: string;
+    provider: string;
+    apiKey: string;
+    apiPassword: string;
+} {
+    return {
+        connectionId: config.connectionId,
+        providerConfigKey: 'clari-copilot',
+        provider: 'clari-copilot',
+        apiKey: config.apiKey,
+        apiPassword: config.apiPassword
+    };
+}
+
+async function main(): Promise<void> {
+    const config = childConfigSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
+    mkdirSync(config.storeDir, { recursive: true });
+    const store = await openStore({ dir: config.storeDir });
+    if (config.prepareOnly) {
+        await store.upsertConnection(connectionInput(config));
+        await store.close();
+        return;
+    }
+    const proxy = createClariProxy({ baseUrl: config.baseUrl, credentials: { apiKey: config.apiKey, apiPassword: config.apiPassword } });
+
+    const counters = { list: 0, details: 0, other: 0, status429: 0, proxyRetries: 0 };
+    const seen: { summary: string | null; skipCapHit: boolean } = { summary: null, skipCapHit: false };
+    const onEvent = (event: RunnerEvent): void => {
+        if (event.type === 'request') {
+            if (event.endpoint.startsWith('/call-details')) {
+                counters.details++;
+            } else if (event.endpoint.startsWith('/calls')) {
+                counters.list++;
+            } else {
+                counters.other++;
+            }
+            if (event.status === 429) {
+                counters.status429++;
+            }
+        } else if (event.type === 'retry') {
+            counters.proxyRetries++;
+        } else if (event.type === 'log') {
+            if (SUMMARY_PATTERN.test(event.message) || event.message.startsWith(NAIVE_SUMMARY_PREFIX)) {
+                seen.summary = event.message;
+            }
+            if (event.message.startsWith(SKIP_CAP_LOG)) {
+                seen.skipCapHit = true;
+            }
+        }
+    };
+
+    let ok = true;
+    let error: string | null = null;
+    let counts = { added: 0, updated: 0, unchanged: 0, deleted: 0 };
+    let peakHeapBytes = process.memoryUsage().heapUsed;
+    const sampler = setInterval(() => {
+        peakHeapBytes = Math.max(peakHeapBytes, process.memoryUsage().heapUsed);
+    }, 100);
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    try {
+        await store.upsertConnection(connectionInput(config));
+        const result = await runSync({
+            store,
+            connectionId: config.connectionId,
+            providerConfigKey: 'clari-copilot',
+            syncName: 'calls',
+            metadata: config.metadata,
+            proxy,
+            fetchData: config.strategy === 'ours' ? fetchData : naiveFetchData,
+            onEvent
+        });
+        counts = result.counts;
+    } catch (err) {
+        ok = false;
+        error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    }
+    const wallMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
+    loopDelay.disable();
+    clearInterval(sampler);
+    peakHeapBytes = Math.max(peakHeapBytes, process.memoryUsage().heapUsed);
+    proxy.close();
+    await store.close();
+
+    const summaryText = seen.summary;
+    const ourRetries = summaryText === null ? 0 : Number(RETRIES_PATTERN.exec(summaryText)?.[1] ?? 0);
+    const result: ChildResult = {
+        strategy: config.strategy,
+        ok,
+        error,
+        wallMs,
+        listRequests: counters.list,
+        detailRequests: counters.details,
+        otherRequests: counters.other,
+        status429: counters.status429,
+        retries: (config.strategy === 'ours' ? ourRetries : 0) + counters.proxyRetries,
+        saved: counts.added + counts.updated + counts.unchanged,
+        added: counts.added,
+        updated: counts.updated,
+        unchanged: counts.unchanged,
+        deleted: counts.deleted,
+        summary: summaryText,
+        // maxRSS is in kilobytes.
+        peakRssBytes: process.resourceUsage().maxRSS * 1024,
+        peakHeapBytes,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        // The histogram is in nanoseconds.
+        eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+        eventLoopDelayMaxMs: loopDelay.max / 1e6,
+        skipCapHit: seen.skipCapHit
+    };
+    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+}
+
+main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+});
