@@ -1,9 +1,24 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isReconcileDue, MODIFIED_OVERLAP_MS } from '../plan.js';
 import { failWith, makeCall } from './fake-clari.js';
 import { createHarness, DAY_MS, daysAgo } from './harness.js';
 
 const HOUR_MS = 60 * 60 * 1000;
+
+/**
+ * Incremental-run tests put lastSyncDate an hour or two back; near midnight UTC that would cross the
+ * default daily reconciliation boundary and turn the run into a reconciliation. They run at a fixed
+ * midday instead (only Date is faked, and it keeps ticking so the rate limiter still works).
+ */
+function atMiddayUtc(): void {
+    beforeEach(() => {
+        vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+        vi.setSystemTime(new Date('2026-06-15T12:00:00.000Z'));
+    });
+    afterEach(() => {
+        vi.useRealTimers();
+    });
+}
 
 describe('1. first run', () => {
     it('saves every call whose time falls within backfillDays before the run, and nothing older or later', async () => {
@@ -30,6 +45,7 @@ describe('1. first run', () => {
 });
 
 describe('2. later runs', () => {
+    atMiddayUtc();
     it('lists calls modified since the last run (less an overlap), bounded above by this run start, and picks up late-processed calls', async () => {
         const lastSyncDate = new Date(Date.now() - HOUR_MS);
         const old = makeCall(1, daysAgo(10));
@@ -181,6 +197,7 @@ describe('4. details, rate limit and retries', () => {
 });
 
 describe('5. no wasted requests', () => {
+    atMiddayUtc();
     it('fetches no details for calls whose stored last_modified_time equals the listed one', async () => {
         const unchanged = makeCall(1, daysAgo(2));
         const changed = makeCall(2, daysAgo(3));
