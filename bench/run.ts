@@ -81,20 +81,16 @@ async function benchSize(n: number, args: BenchArgs, now: Date): Promise<SizeRes
             console.log(
                 `  ours vs naive at fixed ${comparison.details.minMs} ms details (300 ms / speed ${baselineSpeed}), ${CLARI_RATE * baselineSpeed} req/s`
             );
-            const oursAt300: RunOptions['config'] = {
-                strategy: 'ours',
-                storeDir: path.join(tmp, 'ours-300ms'),
+            const comparisonConfig = (strategy: 'ours' | 'naive', folder: string): RunOptions['config'] => ({
+                strategy,
+                storeDir: path.join(tmp, folder),
                 connectionId: CONNECTION_ID,
                 metadata: { maxRequestsPerSecond: CLARI_RATE * baselineSpeed }
-            };
+            });
+            const oursAt300 = comparisonConfig('ours', 'ours-300ms');
             await prepareStore(emulator, oursAt300);
             const ours = await compare('ours: first sync, 300 ms details', oursAt300, dataset.expectedSynced + listPages);
-            const naiveConfig: RunOptions['config'] = {
-                strategy: 'naive',
-                storeDir: path.join(tmp, 'naive'),
-                connectionId: CONNECTION_ID,
-                metadata: { maxRequestsPerSecond: CLARI_RATE * baselineSpeed }
-            };
+            const naiveConfig = comparisonConfig('naive', 'naive');
             await prepareStore(emulator, naiveConfig);
             const naive = await compare('naive baseline: first sync, 300 ms details', naiveConfig, dataset.expectedSynced + listPages);
             if (naive.skipCapHit) {

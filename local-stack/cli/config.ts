@@ -112,7 +112,10 @@ export function parseMetadata(inline: string | undefined, file: string | undefin
     return asObject.data;
 }
 
-/** The flags `npm start` and `npm run sync` share: `--metadata`, `--metadata-file` and `--help`. */
+/**
+ * The flags `npm start` and `npm run sync` share: `--metadata`, `--metadata-file` and `--help`.
+ * With `--help` it prints `usage` and returns `{ help: true }`; the command then has nothing more to do.
+ */
 export function parseSyncFlags(
     argv: string[],
     usage: string
@@ -128,5 +131,9 @@ export function parseSyncFlags(
     } catch (error) {
         throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
     }
-    return values.help ? { help: true } : { help: false, metadata: parseMetadata(values.metadata, values['metadata-file']) };
+    if (values.help) {
+        console.log(usage);
+        return { help: true };
+    }
+    return { help: false, metadata: parseMetadata(values.metadata, values['metadata-file']) };
 }

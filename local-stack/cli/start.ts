@@ -20,7 +20,6 @@ runCommand('start', async () => {
     loadDotEnv();
     const flags = parseSyncFlags(process.argv.slice(2), USAGE);
     if (flags.help) {
-        console.log(USAGE);
         return;
     }
     const { metadata } = flags;

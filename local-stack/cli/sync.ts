@@ -13,7 +13,6 @@ runCommand('sync', async () => {
     loadDotEnv();
     const flags = parseSyncFlags(process.argv.slice(2), USAGE);
     if (flags.help) {
-        console.log(USAGE);
         return;
     }
     const { metadata } = flags;
