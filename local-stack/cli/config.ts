@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_STORE_DIR } from '../nango-server/index.js';
+import { DAY_MS, DEFAULT_STORE_DIR, type AutoPruneOptions } from '../nango-server/index.js';
 
 /** A problem the user fixes in their configuration; printed as one line, never as a stack trace. */
 export class ConfigError extends Error {
@@ -39,6 +39,8 @@ const envSchema = z.object({
     NANGO_LOCAL_PORT: port(3003),
     NANGO_SECRET_KEY_DEV: z.preprocess(blankAsUndefined, z.string().default(DEFAULT_SECRET_KEY)),
     NANGO_LOCAL_DB: z.preprocess(blankAsUndefined, z.string().default(DEFAULT_STORE_DIR)),
+    // Fractions of a day are allowed so that the lifecycle can be watched locally without waiting a month.
+    NANGO_LOCAL_PRUNE_AFTER_DAYS: z.preprocess(blankAsUndefined, z.coerce.number().min(0).max(3650).default(30)),
     NANGO_CONNECTION_ID: z.preprocess(
         blankAsUndefined,
         z
@@ -79,6 +81,24 @@ export function realClariTarget(env: LocalEnv): ClariTarget | null {
         );
     }
     return { baseUrl: env.CLARI_BASE_URL ?? CLARI_API_URL, apiKey, apiPassword };
+}
+
+/** Nango's record lifecycle for `serve` and `start`: NANGO_LOCAL_PRUNE_AFTER_DAYS (0 turns it off). */
+export function autoPruneFromEnv(env: LocalEnv): AutoPruneOptions | undefined {
+    const days = env.NANGO_LOCAL_PRUNE_AFTER_DAYS;
+    if (days === 0) {
+        return undefined;
+    }
+    return {
+        afterMs: days * DAY_MS,
+        onReport: (report) => {
+            if ('pruned' in report) {
+                console.log(`Pruned the payloads of ${report.pruned} record(s) not updated for ${days} day(s), as Nango does.`);
+            } else {
+                console.error(`auto-pruning failed: ${report.error instanceof Error ? report.error.message : String(report.error)}`);
+            }
+        }
+    };
 }
 
 /** `--metadata '<json>'` or `--metadata-file <path>`: the connection metadata the sync reads. */

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { openStore, startNangoServer } from '../nango-server/index.js';
-import { CLARI_API_URL, ConfigError, loadDotEnv, readEnv } from './config.js';
+import { autoPruneFromEnv, CLARI_API_URL, ConfigError, loadDotEnv, readEnv } from './config.js';
 import { runCommand } from './errors.js';
 import { queryHints } from './hints.js';
 import { untilInterrupted } from './signals.js';
@@ -20,7 +20,8 @@ runCommand('serve', async () => {
             secretKey: env.NANGO_SECRET_KEY_DEV,
             clariBaseUrl: env.CLARI_BASE_URL ?? CLARI_API_URL,
             port: env.NANGO_LOCAL_PORT,
-            host: '127.0.0.1'
+            host: '127.0.0.1',
+            autoPrune: autoPruneFromEnv(env)
         });
         console.log(`Local Nango stand-in (records API, proxy, connections) on ${server.url}, store ${env.NANGO_LOCAL_DB}`);
         console.log(queryHints(server.url, env.NANGO_CONNECTION_ID, env.NANGO_SECRET_KEY_DEV));

@@ -1,7 +1,16 @@
 import path from 'node:path';
 import { DEFAULT_CREDENTIALS, startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
 import { openStore, startNangoServer } from '../nango-server/index.js';
-import { loadDotEnv, parseSyncFlags, PROVIDER_CONFIG_KEY, readEnv, realClariTarget, SYNC_NAME, type ClariTarget } from './config.js';
+import {
+    autoPruneFromEnv,
+    loadDotEnv,
+    parseSyncFlags,
+    PROVIDER_CONFIG_KEY,
+    readEnv,
+    realClariTarget,
+    SYNC_NAME,
+    type ClariTarget
+} from './config.js';
 import { describeFailure, runCommand } from './errors.js';
 import { queryHints } from './hints.js';
 import { syncIntervalMs } from './schedule.js';
@@ -49,7 +58,8 @@ runCommand('start', async () => {
         secretKey: env.NANGO_SECRET_KEY_DEV,
         clariBaseUrl: clari.baseUrl,
         port: env.NANGO_LOCAL_PORT,
-        host: '127.0.0.1'
+        host: '127.0.0.1',
+        autoPrune: autoPruneFromEnv(env)
     }).catch(async (error: unknown) => {
         await store.close();
         await emulator?.close();

@@ -9,6 +9,7 @@ export {
     type ProxyRequest,
     type ProxyResponse
 } from './proxy.js';
+export { startAutoPrune, DAY_MS, type AutoPrune, type AutoPruneOptions } from './auto-prune.js';
 export {
     createNangoServer,
     startNangoServer,
@@ -28,6 +29,8 @@ export {
     type ListRecordsResult,
     type NangoRecord,
     type OpenStoreOptions,
+    type PruneQuery,
+    type PruneResult,
     type RecordStore,
     type SaveSummary,
     type StoredConnection

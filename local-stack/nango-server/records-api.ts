@@ -39,7 +39,35 @@ const recordsHeadersSchema = z.object({
     'provider-config-key': z.string().min(1).max(255)
 });
 
+// PATCH /records/prune: Nango's strict body; `limit` defaults to 1000 records per call.
+const pruneBodySchema = z.strictObject({
+    model: z.string().min(1).max(255),
+    variant: z.string().min(1).max(255).optional(),
+    until_cursor: z.string().min(1).max(1000),
+    limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional()
+});
+
 type RecordsParams = z.infer<typeof syncEndpointQuerySchema>;
+
+function modelName(model: string, variant: string | undefined): string {
+    return variant && variant !== 'base' ? `${model}::${variant}` : model;
+}
+
+/** The connection the `Connection-Id` and `Provider-Config-Key` headers name, or the 400 Nango sends instead. */
+async function connectionFromHeaders(store: RecordStore, request: FastifyRequest, reply: FastifyReply): Promise<string | FastifyReply> {
+    const headers = recordsHeadersSchema.safeParse(request.headers);
+    if (!headers.success) {
+        return sendError(reply, 400, 'invalid_headers', { errors: zodErrorToHttp(headers.error) });
+    }
+    const connectionId = headers.data['connection-id'];
+    const connection = await store.getConnection(connectionId, headers.data['provider-config-key']);
+    if (!connection) {
+        return sendError(reply, 400, 'unknown_connection', {
+            message: 'Provided ConnectionId and ProviderConfigKey does not match a valid connection'
+        });
+    }
+    return connectionId;
+}
 
 export interface RecordsApiOptions {
     store: RecordStore;
@@ -54,21 +82,14 @@ async function serveRecords(
     model: string,
     query: RecordsParams
 ): Promise<FastifyReply> {
-    const headers = recordsHeadersSchema.safeParse(request.headers);
-    if (!headers.success) {
-        return sendError(reply, 400, 'invalid_headers', { errors: zodErrorToHttp(headers.error) });
-    }
-    const connectionId = headers.data['connection-id'];
-    const connection = await store.getConnection(connectionId, headers.data['provider-config-key']);
-    if (!connection) {
-        return sendError(reply, 400, 'unknown_connection', {
-            message: 'Provided ConnectionId and ProviderConfigKey does not match a valid connection'
-        });
+    const connectionId = await connectionFromHeaders(store, request, reply);
+    if (typeof connectionId !== 'string') {
+        return connectionId;
     }
     try {
         const result = await store.listRecords({
             connectionId,
-            model: query.variant && query.variant !== 'base' ? `${model}::${query.variant}` : model,
+            model: modelName(model, query.variant),
             modifiedAfter: query.modified_after ?? query.delta,
             limit: query.limit,
             filter: query.filter,
@@ -98,6 +119,38 @@ export function registerRecordsApi(app: FastifyInstance, options: RecordsApiOpti
     };
     app.get('/records', records);
     app.get('/records/', records);
+
+    app.patch('/records/prune', async (request, reply) => {
+        if (Object.keys(request.query as object).length > 0) {
+            return sendError(reply, 400, 'invalid_query_params', {
+                errors: [{ code: 'unrecognized_keys', message: 'this endpoint takes no query parameters', path: [] }]
+            });
+        }
+        const body = pruneBodySchema.safeParse(request.body);
+        if (!body.success) {
+            return sendError(reply, 400, 'invalid_body', { errors: zodErrorToHttp(body.error) });
+        }
+        const connectionId = await connectionFromHeaders(options.store, request, reply);
+        if (typeof connectionId !== 'string') {
+            return connectionId;
+        }
+        try {
+            const result = await options.store.pruneRecords({
+                connectionId,
+                model: modelName(body.data.model, body.data.variant),
+                untilCursor: body.data.until_cursor,
+                limit: body.data.limit
+            });
+            return await reply.send(result);
+        } catch (err) {
+            if (err instanceof InvalidCursorError) {
+                return sendError(reply, 400, 'invalid_body', {
+                    errors: [{ code: 'invalid_cursor', message: err.message, path: ['until_cursor'] }]
+                });
+            }
+            throw err;
+        }
+    });
 
     // A sync's declared endpoint (GET /calls) is served by Nango as GET /v1/calls.
     app.get('/v1/*', async (request, reply) => {

@@ -52,6 +52,15 @@ export const MIGRATIONS: readonly Migration[] = [
             );
             CREATE INDEX sync_runs_last ON sync_runs (connection_id, sync_name, status, started_at);
         `
+    },
+    {
+        version: 2,
+        name: 'records_pruned_at',
+        // A pruned record keeps its row, hash and cursor; only the payload goes (Nango's record lifecycle).
+        sql: `
+            ALTER TABLE records ADD COLUMN pruned_at timestamptz;
+            CREATE INDEX records_not_pruned ON records (updated_at, id) WHERE pruned_at IS NULL;
+        `
     }
 ];
 

@@ -105,7 +105,8 @@ describe('local Nango server', () => {
                 'deleted_at',
                 'first_seen_at',
                 'last_action',
-                'last_modified_at'
+                'last_modified_at',
+                'pruned_at'
             ]);
             // A record's own cursor resumes right after it.
             const after = await list({ cursor: c4?._nango_metadata.cursor ?? '' });
@@ -207,6 +208,90 @@ describe('local Nango server', () => {
             ).rejects.toMatchObject({
                 response: { status: 401 }
             });
+        });
+    });
+
+    describe('record lifecycle: PATCH /records/prune', () => {
+        const PRUNE_CONN = 'conn-prune';
+        const prune = (body: unknown, headers: Record<string, string> = {}, query = '') =>
+            fetch(`${server.url}/records/prune${query}`, {
+                method: 'PATCH',
+                headers: {
+                    Authorization: `Bearer ${SECRET}`,
+                    'Content-Type': 'application/json',
+                    'Connection-Id': PRUNE_CONN,
+                    'Provider-Config-Key': KEY,
+                    ...headers
+                },
+                body: JSON.stringify(body)
+            });
+        const listPruneConn = () => nango.listRecords({ providerConfigKey: KEY, connectionId: PRUNE_CONN, model: 'Call' });
+
+        beforeAll(async () => {
+            await store.upsertConnection({
+                connectionId: PRUNE_CONN,
+                providerConfigKey: KEY,
+                provider: KEY,
+                apiKey: 'k',
+                apiPassword: 'p'
+            });
+            await store.saveRecords(
+                PRUNE_CONN,
+                'Call',
+                [
+                    { id: 'p1', title: 'one' },
+                    { id: 'p2', title: 'two' },
+                    { id: 'p3', title: 'three' }
+                ],
+                'e1'
+            );
+        });
+
+        it('prunes up to a cursor; the records API, ids= and /v1/calls then serve id and _nango_metadata only', async () => {
+            const before = (await listPruneConn()).records;
+            const until = before[1]?._nango_metadata.cursor ?? '';
+            const res = await prune({ model: 'Call', until_cursor: until });
+            expect(res.status).toBe(200);
+            expect(await res.json()).toEqual({ count: 2, has_more: false });
+
+            const after = (await listPruneConn()).records;
+            expect(after.map((record) => Object.keys(record).sort())).toEqual([
+                ['_nango_metadata', 'id'],
+                ['_nango_metadata', 'id'],
+                ['_nango_metadata', 'id', 'title']
+            ]);
+            expect(after.map((record) => record._nango_metadata.cursor)).toEqual(before.map((record) => record._nango_metadata.cursor));
+            expect(after[0]?._nango_metadata).toEqual({ ...before[0]?._nango_metadata, pruned_at: expect.any(String) as unknown });
+            expect(after[2]?._nango_metadata).toMatchObject({ pruned_at: null });
+
+            const byIds = await nango.listRecords({ providerConfigKey: KEY, connectionId: PRUNE_CONN, model: 'Call', ids: ['p1'] });
+            expect(byIds.records).toEqual([after[0]]);
+            const endpoint = await fetch(`${server.url}/v1/calls`, {
+                headers: { Authorization: `Bearer ${SECRET}`, 'Connection-Id': PRUNE_CONN, 'Provider-Config-Key': KEY }
+            });
+            expect(((await endpoint.json()) as Page).records).toEqual(after);
+        });
+
+        it('answers each bad request with Nango 400', async () => {
+            const cursor = (await listPruneConn()).records[0]?._nango_metadata.cursor ?? '';
+            const cases: [Promise<Response>, string][] = [
+                [prune({}), 'invalid_body'],
+                [prune({ model: 'Call', until_cursor: '' }), 'invalid_body'],
+                [prune({ model: 'Call', until_cursor: 'x'.repeat(1001) }), 'invalid_body'],
+                [prune({ model: 'Call', until_cursor: cursor, limit: 0 }), 'invalid_body'],
+                [prune({ model: 'Call', until_cursor: cursor, limit: 10_001 }), 'invalid_body'],
+                [prune({ model: 'Call', until_cursor: cursor, extra: true }), 'invalid_body'],
+                [prune({ model: 'Call', until_cursor: 'bm90IGEgY3Vyc29y' }), 'invalid_body'],
+                [prune({ model: 'Call', until_cursor: cursor }, { 'Connection-Id': '' }), 'invalid_headers'],
+                [prune({ model: 'Call', until_cursor: cursor }, { 'Connection-Id': 'nobody' }), 'unknown_connection'],
+                [prune({ model: 'Call', until_cursor: cursor }, {}, '?limit=1'), 'invalid_query_params']
+            ];
+            for (const [response, code] of cases) {
+                const res = await response;
+                expect(res.status).toBe(400);
+                expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+            }
+            expect((await listPruneConn()).records[2]).toMatchObject({ title: 'three' });
         });
     });
 

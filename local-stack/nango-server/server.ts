@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
+import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
 import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
 import { registerProxyRoute } from './proxy-route.js';
@@ -32,6 +33,8 @@ export interface NangoServerOptions {
 export interface StartNangoServerOptions extends NangoServerOptions {
     port?: number | undefined;
     host?: string | undefined;
+    /** Prune stale record payloads in the background, as Nango does; off when omitted. */
+    autoPrune?: AutoPruneOptions | undefined;
 }
 
 export interface RunningNangoServer {
@@ -193,8 +196,12 @@ export async function startNangoServer(options: StartNangoServerOptions): Promis
     const host = options.host ?? '127.0.0.1';
     await app.listen({ port: options.port ?? DEFAULT_PORT, host });
     const { port } = app.server.address() as AddressInfo;
+    const autoPrune = options.autoPrune ? startAutoPrune(options.store, options.autoPrune) : null;
     return {
         url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-        close: () => app.close()
+        close: async () => {
+            await autoPrune?.stop();
+            await app.close();
+        }
     };
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { InvalidCursorError, openStore, StoreInUseError, type NangoRecord, type RecordStore } from './store.js';
-import { makeTempDir } from './test-helpers.js';
+import { liveRecords, makeTempDir } from './test-helpers.js';
 
 const MODEL = 'Call';
 
@@ -78,7 +78,7 @@ describe('record store', () => {
         const c = 'conn-dupes';
         const summary = await store.saveRecords(c, MODEL, [{ id: 'x', v: 1 }, { id: 'y' }, { id: 'x', v: 2 }], 'e1');
         expect(summary.added.sort()).toEqual(['x', 'y']);
-        expect((await store.getRecordsByIds(c, MODEL, ['x'])).get('x')).toEqual({ id: 'x', v: 2 });
+        expect((await liveRecords(store, c, MODEL, ['x'])).get('x')).toEqual({ id: 'x', v: 2 });
     });
 
     it('soft-deletes, ignores repeated and unknown deletes, and un-deletes on a later save', async () => {
@@ -93,7 +93,7 @@ describe('record store', () => {
         expect(deletedMeta.deleted_at).not.toBeNull();
         expect(deletedMeta.deleted_at).toBe(deletedMeta.last_modified_at);
         expect(deleted.get('a')?.['v']).toBe(1);
-        expect([...(await store.getRecordsByIds(c, MODEL, ['a', 'b'])).keys()]).toEqual(['b']);
+        expect([...(await liveRecords(store, c, MODEL, ['a', 'b'])).keys()]).toEqual(['b']);
 
         expect(await store.deleteRecords(c, MODEL, ['a'], 'e3')).toEqual({ deletedKeys: [] });
         expect(meta(await all(store, c), 'a')).toEqual(deletedMeta);
@@ -115,9 +115,128 @@ describe('record store', () => {
         await store.saveRecords(c, 'Other', [{ id: '9' }], 'e1');
 
         expect(await store.deleteRecordsFromPreviousExecutions(c, MODEL, 'e2')).toEqual({ deletedKeys: ['1'] });
-        expect([...(await store.getRecordsByIds(c, MODEL, ['1', '2', '3'])).keys()]).toEqual(['2']);
-        expect((await store.getRecordsByIds(c, 'Other', ['9'])).size).toBe(1);
+        expect([...(await liveRecords(store, c, MODEL, ['1', '2', '3'])).keys()]).toEqual(['2']);
+        expect((await liveRecords(store, c, 'Other', ['9'])).size).toBe(1);
         expect(await store.deleteRecordsFromPreviousExecutions(c, MODEL, 'e2')).toEqual({ deletedKeys: [] });
+    });
+
+    describe('record lifecycle', () => {
+        it('prunes up to and including a cursor, at most `limit` at a time, answering count and has_more as Nango does', async () => {
+            const c = 'conn-prune';
+            await store.saveRecords(
+                c,
+                MODEL,
+                [
+                    { id: 'r1', v: 1 },
+                    { id: 'r2', v: 2 },
+                    { id: 'r3', v: 3 }
+                ],
+                'e1'
+            );
+            const [, second, third] = (await store.listRecords({ connectionId: c, model: MODEL })).records;
+            const untilSecond = second?._nango_metadata.cursor ?? '';
+            const untilLast = third?._nango_metadata.cursor ?? '';
+
+            expect(await store.pruneRecords({ connectionId: c, model: MODEL, untilCursor: untilSecond, limit: 1 })).toEqual({
+                count: 1,
+                has_more: true
+            });
+            expect(await store.pruneRecords({ connectionId: c, model: MODEL, untilCursor: untilSecond })).toEqual({
+                count: 1,
+                has_more: false
+            });
+            expect(await store.pruneRecords({ connectionId: c, model: MODEL, untilCursor: untilLast })).toEqual({
+                count: 1,
+                has_more: false
+            });
+            expect(await store.pruneRecords({ connectionId: c, model: MODEL, untilCursor: untilLast })).toEqual({
+                count: 0,
+                has_more: false
+            });
+            await expect(store.pruneRecords({ connectionId: c, model: MODEL, untilCursor: 'bm90IGEgY3Vyc29y' })).rejects.toBeInstanceOf(
+                InvalidCursorError
+            );
+        });
+
+        it('serves a pruned record as id and metadata only, keeping updated_at, last_action and the cursor', async () => {
+            const c = 'conn-pruned-shape';
+            await store.saveRecords(
+                c,
+                MODEL,
+                [
+                    { id: 'p1', title: 'kept' },
+                    { id: 'p2', title: 'pruned' }
+                ],
+                'e1'
+            );
+            await store.saveRecords(c, MODEL, [{ id: 'p2', title: 'pruned, v2' }], 'e2');
+            const before = await all(store, c);
+            const cursor = meta(before, 'p2').cursor;
+            expect(meta(before, 'p1').pruned_at).toBeNull();
+
+            expect(await store.pruneRecords({ connectionId: c, model: MODEL, untilCursor: cursor })).toEqual({ count: 2, has_more: false });
+            const after = await all(store, c);
+            expect(after.get('p2')).toEqual({
+                id: 'p2',
+                _nango_metadata: { ...meta(before, 'p2'), pruned_at: expect.any(String) as unknown }
+            });
+            expect(Object.keys(after.get('p1') ?? {}).sort()).toEqual(['_nango_metadata', 'id']);
+            expect(meta(after, 'p2').last_action).toBe('UPDATED');
+            // Paging from a cursor taken before the prune sees the same order.
+            const page = await store.listRecords({ connectionId: c, model: MODEL, cursor: meta(before, 'p1').cursor });
+            expect(page.records.map((record) => record.id)).toEqual(['p2']);
+        });
+
+        it('restores a pruned payload on save: unchanged when the hash is the same, UPDATED when it differs', async () => {
+            const c = 'conn-restore';
+            await store.saveRecords(
+                c,
+                MODEL,
+                [
+                    { id: 'same', v: 1 },
+                    { id: 'diff', v: 1 }
+                ],
+                'e1'
+            );
+            const before = await all(store, c);
+            await store.pruneRecords({ connectionId: c, model: MODEL, untilCursor: meta(before, 'diff').cursor });
+            await store.pruneRecords({ connectionId: c, model: MODEL, untilCursor: meta(before, 'same').cursor });
+
+            const summary = await store.saveRecords(
+                c,
+                MODEL,
+                [
+                    { id: 'same', v: 1 },
+                    { id: 'diff', v: 2 }
+                ],
+                'e2'
+            );
+            expect(summary).toEqual({ added: [], updated: ['diff'], unchanged: ['same'], undeleted: [] });
+            const after = await all(store, c);
+            expect(after.get('same')).toMatchObject({ id: 'same', v: 1 });
+            expect(meta(after, 'same')).toEqual({ ...meta(before, 'same'), pruned_at: null });
+            expect(after.get('diff')).toMatchObject({ id: 'diff', v: 2, _nango_metadata: { last_action: 'UPDATED', pruned_at: null } });
+            expect(Date.parse(meta(after, 'diff').last_modified_at)).toBeGreaterThan(Date.parse(meta(before, 'diff').last_modified_at));
+        });
+
+        it('prunes every stale record of every connection and model, and nothing newer', async () => {
+            await store.saveRecords('conn-stale-a', MODEL, [{ id: 'old-a', v: 1 }], 'e1');
+            await store.saveRecords('conn-stale-b', 'Other', [{ id: 'old-b', v: 1 }], 'e1');
+            const threshold = new Date();
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            await store.saveRecords('conn-stale-a', MODEL, [{ id: 'fresh', v: 1 }], 'e2');
+
+            expect(await store.pruneStale(threshold)).toBeGreaterThanOrEqual(2);
+            const a = await all(store, 'conn-stale-a');
+            expect(a.get('old-a')).toEqual({
+                id: 'old-a',
+                _nango_metadata: expect.objectContaining({ pruned_at: expect.any(String) as unknown }) as unknown
+            });
+            expect(a.get('fresh')).toMatchObject({ id: 'fresh', v: 1, _nango_metadata: { pruned_at: null } });
+            const b = (await store.listRecords({ connectionId: 'conn-stale-b', model: 'Other' })).records;
+            expect(b.map((record) => record._nango_metadata.pruned_at === null)).toEqual([false]);
+            expect(await store.pruneStale(threshold)).toBe(0);
+        });
     });
 
     it('writes a batch all or nothing when a statement fails mid-batch', async () => {
@@ -202,7 +321,7 @@ describe('store folder', () => {
 
         const reopened = await openStore({ dir: tmp.dir });
         try {
-            expect((await reopened.getRecordsByIds('c', MODEL, ['a'])).get('a')).toEqual({ id: 'a', v: 1 });
+            expect((await liveRecords(reopened, 'c', MODEL, ['a'])).get('a')).toEqual({ id: 'a', v: 1 });
             expect(await reopened.lastSuccessfulRunStart('c', 'calls')).toEqual(run.startedAt);
             const next = await reopened.startRun('c', 'calls');
             await reopened.finishRun(next.runId, 'failed');

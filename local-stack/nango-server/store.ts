@@ -21,10 +21,15 @@ export interface NangoRecordMetadata {
     last_modified_at: string;
     last_action: RecordAction;
     deleted_at: string | null;
+    /** Set once the payload was pruned; the record is then served as `{ id, _nango_metadata }` alone. */
+    pruned_at: string | null;
     cursor: string;
 }
 
-/** A record as Nango's records API returns it: the stored data, `id` = external id, plus `_nango_metadata`. */
+/**
+ * A record as Nango's records API returns it: the stored data, `id` = external id, plus `_nango_metadata`.
+ * A pruned record has no other field.
+ */
 export interface NangoRecord {
     [key: string]: unknown;
     id: string;
@@ -47,6 +52,21 @@ export interface ListRecordsQuery {
 export interface ListRecordsResult {
     records: NangoRecord[];
     next_cursor: string | null;
+}
+
+export interface PruneQuery {
+    connectionId: string;
+    model: string;
+    /** Prunes up to and including the record this cursor points at, in (updated_at, id) order. */
+    untilCursor: string;
+    /** At most this many records (Nango: 1..10000, default 1000). */
+    limit?: number | undefined;
+}
+
+export interface PruneResult {
+    count: number;
+    /** Nango's rule: more may remain unless the last record pruned is the one `untilCursor` names. */
+    has_more: boolean;
 }
 
 /**
@@ -98,9 +118,12 @@ export interface RecordStore {
         ids: readonly (string | number)[],
         executionId: string
     ): Promise<{ deletedKeys: string[] }>;
-    getRecordsByIds(connectionId: string, model: string, ids: readonly (string | number)[]): Promise<Map<string, JsonObject>>;
     deleteRecordsFromPreviousExecutions(connectionId: string, model: string, executionId: string): Promise<{ deletedKeys: string[] }>;
     listRecords(query: ListRecordsQuery): Promise<ListRecordsResult>;
+    /** Empties the payloads of one model's records up to a cursor (PATCH /records/prune). */
+    pruneRecords(query: PruneQuery): Promise<PruneResult>;
+    /** Empties the payload of every record, of any connection and model, not updated since `olderThan`; returns how many. */
+    pruneStale(olderThan: Date): Promise<number>;
     startRun(connectionId: string, syncName: string): Promise<StartedRun>;
     finishRun(runId: number, status: 'success' | 'failed', summary?: string): Promise<void>;
     /** The sync's lastSyncDate: start of the newest successful run, undefined before the first one. */
@@ -163,8 +186,11 @@ interface RecordRow {
     first_seen_at: string;
     last_modified_at: string;
     deleted_at: string | null;
+    pruned_at: string | null;
     last_action: RecordAction;
 }
+
+const PRUNE_BATCH = 1000;
 
 function toConnection(row: ConnectionRow): StoredConnection {
     return {
@@ -297,6 +323,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
                                 updated_at = CASE WHEN r.deleted_at IS NOT NULL OR r.data_hash <> EXCLUDED.data_hash THEN EXCLUDED.updated_at ELSE r.updated_at END,
                                 last_action = CASE WHEN r.deleted_at IS NOT NULL OR r.data_hash <> EXCLUDED.data_hash THEN 'UPDATED' ELSE r.last_action END,
                                 deleted_at = NULL,
+                                pruned_at = NULL,
                                 last_execution_id = EXCLUDED.last_execution_id
                             RETURNING r.external_id
                         )
@@ -326,22 +353,6 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
                 softDelete(tx, { connectionId, model, executionId }, 'external_id = ANY($5::text[])', [ids.map(String)])
             );
             return { deletedKeys };
-        },
-
-        async getRecordsByIds(connectionId, model, ids) {
-            const result = new Map<string, JsonObject>();
-            if (ids.length === 0) {
-                return result;
-            }
-            const res = await db.query<{ external_id: string; data: JsonObject }>(
-                `SELECT external_id, data FROM records
-                 WHERE connection_id = $1 AND model = $2 AND deleted_at IS NULL AND external_id = ANY($3::text[])`,
-                [connectionId, model, ids.map(String)]
-            );
-            for (const row of res.rows) {
-                result.set(row.external_id, row.data);
-            }
-            return result;
         },
 
         async deleteRecordsFromPreviousExecutions(connectionId, model, executionId) {
@@ -382,7 +393,8 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
             // One extra row tells whether another page exists without a second query.
             const res = await db.query<RecordRow>(
                 `SELECT id::text AS row_id, external_id, data, last_action,
-                        to_json(first_seen_at) AS first_seen_at, to_json(updated_at) AS last_modified_at, to_json(deleted_at) AS deleted_at
+                        to_json(first_seen_at) AS first_seen_at, to_json(updated_at) AS last_modified_at, to_json(deleted_at) AS deleted_at,
+                        to_json(pruned_at) AS pruned_at
                  FROM records WHERE ${where.join(' AND ')}
                  ORDER BY updated_at ASC, id ASC
                  LIMIT ${param(limit + 1)}`,
@@ -392,13 +404,14 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
             const records = rows.map((row): NangoRecord => {
                 const cursor = encodeCursor({ sort: row.last_modified_at, id: row.row_id });
                 return {
-                    ...row.data,
+                    ...(row.pruned_at === null ? row.data : {}),
                     id: row.external_id,
                     _nango_metadata: {
                         first_seen_at: row.first_seen_at,
                         last_modified_at: row.last_modified_at,
                         last_action: row.last_action,
                         deleted_at: row.deleted_at,
+                        pruned_at: row.pruned_at,
                         cursor
                     }
                 };
@@ -406,6 +419,52 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
             const last = records[records.length - 1];
             const nextCursor = res.rows.length > limit && last ? last._nango_metadata.cursor : null;
             return { records, next_cursor: nextCursor };
+        },
+
+        async pruneRecords(query) {
+            const limit = query.limit ?? PRUNE_BATCH;
+            const until = decodeCursor(query.untilCursor);
+            if (!until) {
+                throw new InvalidCursorError();
+            }
+            // updated_at, last_action and the cursor stay: readers holding a cursor must not see the record move.
+            const res = await db.query<{ count: number; row_id: string | null; updated_at: string | null }>(
+                `WITH target AS (
+                    SELECT id FROM records
+                    WHERE connection_id = $1 AND model = $2 AND pruned_at IS NULL
+                      AND (updated_at, id) <= ($3::timestamptz, $4::bigint)
+                    ORDER BY updated_at, id LIMIT $5
+                 ),
+                 pruned AS (
+                    UPDATE records r SET data = '{}'::jsonb, pruned_at = now() FROM target WHERE r.id = target.id
+                    RETURNING r.id, r.updated_at
+                 )
+                 SELECT count(*)::int AS count,
+                        (array_agg(id::text ORDER BY updated_at DESC, id DESC))[1] AS row_id,
+                        (array_agg(to_json(updated_at) ORDER BY updated_at DESC, id DESC))[1] AS updated_at
+                 FROM pruned`,
+                [query.connectionId, query.model, until.sort, until.id, limit]
+            );
+            const row = res.rows[0];
+            const count = row?.count ?? 0;
+            const lastCursor = row?.row_id && row.updated_at ? encodeCursor({ sort: row.updated_at, id: row.row_id }) : null;
+            return { count, has_more: count > 0 && lastCursor !== query.untilCursor };
+        },
+
+        async pruneStale(olderThan) {
+            let total = 0;
+            for (;;) {
+                // Batches keep each transaction short, so the records API and running syncs are never held up long.
+                const res = await db.query(
+                    `UPDATE records SET data = '{}'::jsonb, pruned_at = now()
+                     WHERE id IN (SELECT id FROM records WHERE pruned_at IS NULL AND updated_at < $1::timestamptz LIMIT ${PRUNE_BATCH})`,
+                    [olderThan.toISOString()]
+                );
+                total += res.affectedRows ?? 0;
+                if ((res.affectedRows ?? 0) < PRUNE_BATCH) {
+                    return total;
+                }
+            }
         },
 
         async startRun(connectionId, syncName) {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 import type { ProxyConfiguration } from '../../nango-integrations/models.js';
 import { ProxyNetworkError, type ClariProxy, type HttpMethod, type ProxyResponse } from '../nango-server/proxy.js';
-import type { RecordStore } from '../nango-server/store.js';
+import type { NangoRecord, RecordStore } from '../nango-server/store.js';
 import { ProxyHttpError, ProxyRequestError, type RequestSummary } from './errors.js';
 import { paginate, type ProxyResult } from './paginate.js';
 import type { RunCounts, RunnerEvent } from './events.js';
@@ -33,6 +33,8 @@ export interface LocalNangoContext {
     emit: (event: RunnerEvent) => void;
 }
 
+/** Nango's default page size for the records API and a runner's reads of it. */
+const RECORDS_PAGE_SIZE = 100;
 const recordWithId = z.looseObject({ id: z.union([z.string().min(1), z.number()]) });
 const LOG_LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error', 'http', 'verbose', 'silly'] satisfies LogLevel[];
 
@@ -221,17 +223,42 @@ export class LocalNangoSync {
         return true;
     }
 
+    /** Like Nango's runner: the records API with `ids`, 100 at a time, so deleted and pruned records come back as served. */
     async getRecordsByIds<K = string | number, T = unknown>(ids: K[], model: string): Promise<Map<K, T>> {
-        const byString = new Map(ids.map((id) => [String(id), id]));
-        const found = await this.ctx.store.getRecordsByIds(this.connectionId, model, [...byString.keys()]);
         const result = new Map<K, T>();
-        for (const [id, data] of found) {
-            const key = byString.get(id);
-            if (key !== undefined) {
-                result.set(key, data as T);
+        for (let start = 0; start < ids.length; start += RECORDS_PAGE_SIZE) {
+            const byString = new Map(ids.slice(start, start + RECORDS_PAGE_SIZE).map((id) => [String(id), id]));
+            for await (const record of this.pages(model, { ids: [...byString.keys()] })) {
+                const key = byString.get(record.id);
+                if (key !== undefined) {
+                    result.set(key, record as T);
+                }
             }
         }
         return result;
+    }
+
+    /**
+     * Every stored record of the model, deleted and pruned ones included, in the records API's order.
+     * Nango's runner has offered this since 0.69.47; the 0.69.14 types (and `nango dryrun`) do not.
+     */
+    listRecords(model: string, options: { cursor?: string } = {}): AsyncGenerator<NangoRecord> {
+        return this.pages(model, { cursor: options.cursor });
+    }
+
+    private async *pages(model: string, query: { cursor?: string | undefined; ids?: string[] }): AsyncGenerator<NangoRecord> {
+        let cursor = query.cursor;
+        do {
+            const page = await this.ctx.store.listRecords({
+                connectionId: this.connectionId,
+                model,
+                limit: RECORDS_PAGE_SIZE,
+                cursor,
+                ids: query.ids
+            });
+            yield* page.records;
+            cursor = page.next_cursor ?? undefined;
+        } while (cursor !== undefined);
     }
 
     async deleteRecordsFromPreviousExecutions(model: string): Promise<{ deletedKeys: string[] }> {

@@ -1,20 +1,37 @@
 import { z } from 'zod';
 import type { NangoSync } from '../models.js';
+import { MODIFIED_OVERLAP_MS } from './plan.js';
 
 /** What a stored record must have for the sync to reuse it; the rest is the `Call` this sync saved earlier. */
 const storedCallSchema = z
     .object({
         id: z.string(),
         last_modified_time: z.string().nullish(),
-        _nango_metadata: z.object({ deleted_at: z.string().nullish() }).nullish()
+        _nango_metadata: z
+            .object({
+                deleted_at: z.string().nullish(),
+                pruned_at: z.string().nullish(),
+                last_modified_at: z.string().nullish()
+            })
+            .nullish()
     })
     .loose();
 
-export interface StoredCall {
-    lastModifiedTime: string | null;
-    /** The stored record as saved, ready to be saved again unchanged. */
-    record: { id: string } & Record<string, unknown>;
-}
+export type StoredCall =
+    | {
+          kind: 'full';
+          lastModifiedTime: string | null;
+          /** The stored record as saved, ready to be saved again unchanged. */
+          record: { id: string } & Record<string, unknown>;
+      }
+    /**
+     * Nango prunes the payload of a record not updated for 30 days and keeps only its metadata, so all
+     * that is known is when Nango last stored a change to it (null if it did not say).
+     */
+    | { kind: 'pruned'; storedAtMs: number | null };
+
+/** How a listed call compares with its stored version. */
+export type StoredVerdict = 'changed' | 'unchanged' | 'pruned-current';
 
 /**
  * Reads back the stored versions of `ids` (Nango serves them 100 per request). Soft-deleted records
@@ -29,11 +46,38 @@ export async function readStoredCalls(nango: NangoSync, ids: string[]): Promise<
     const found: Map<string, unknown> = await nango.getRecordsByIds(ids, 'Call');
     for (const value of found.values()) {
         const parsed = storedCallSchema.safeParse(value);
-        if (!parsed.success || parsed.data._nango_metadata?.deleted_at) {
+        if (!parsed.success) {
             continue;
         }
-        const { _nango_metadata: _metadata, ...record } = parsed.data;
-        stored.set(record.id, { lastModifiedTime: record.last_modified_time ?? null, record });
+        const { _nango_metadata: metadata, ...record } = parsed.data;
+        if (metadata?.deleted_at) {
+            continue;
+        }
+        if (metadata?.pruned_at) {
+            const storedAtMs = metadata.last_modified_at ? Date.parse(metadata.last_modified_at) : Number.NaN;
+            stored.set(record.id, { kind: 'pruned', storedAtMs: Number.isNaN(storedAtMs) ? null : storedAtMs });
+            continue;
+        }
+        stored.set(record.id, { kind: 'full', lastModifiedTime: record.last_modified_time ?? null, record });
     }
     return stored;
+}
+
+/**
+ * A full stored copy is current when its `last_modified_time` equals the listed one. A pruned copy has
+ * no payload to compare, so it is current when Clari's last change predates the moment Nango stored
+ * the record, by more than the clock-skew overlap between Clari's and Nango's clocks.
+ */
+export function compareWithStored(stored: StoredCall | undefined, listedLastModified: string | null): StoredVerdict {
+    if (stored === undefined) {
+        return 'changed';
+    }
+    if (stored.kind === 'full') {
+        return stored.lastModifiedTime === listedLastModified ? 'unchanged' : 'changed';
+    }
+    const listedMs = listedLastModified === null ? Number.NaN : Date.parse(listedLastModified);
+    if (stored.storedAtMs === null || Number.isNaN(listedMs)) {
+        return 'changed';
+    }
+    return listedMs <= stored.storedAtMs - MODIFIED_OVERLAP_MS ? 'pruned-current' : 'changed';
 }

@@ -1,30 +1,45 @@
 import type { NangoSync } from '../models.js';
 import type { ClariClient } from './clari-client.js';
+import type { VanishedCallsPass } from './deletes.js';
 import { fetchCallDetails } from './details.js';
 import type { InvalidCall, ListedPage } from './listing.js';
 import { toCallRecord } from './mapper.js';
 import type { SyncOptions } from './options.js';
-import type { RunPlan } from './plan.js';
 import type { RunStats } from './run-stats.js';
-import { readStoredCalls } from './stored-calls.js';
+import { compareWithStored, readStoredCalls } from './stored-calls.js';
 
 /**
  * One listed page, start to finish: skip calls whose stored copy is current, fetch details for the
- * rest, save them in one batch, delete calls Clari no longer serves.
+ * rest, save them in one batch, delete calls Clari no longer serves. During a reconciliation the page
+ * also tells the delete pass which calls it listed.
  */
 export async function syncPage(
     nango: NangoSync,
     client: ClariClient,
     page: ListedPage,
-    plan: RunPlan,
     options: SyncOptions,
-    stats: RunStats
+    stats: RunStats,
+    deletes: VanishedCallsPass | null
 ): Promise<void> {
     await reportInvalid(nango, page.invalid, 'listed', stats);
     const listedIds = [...page.calls.map((call) => call.id), ...page.invalid.flatMap((invalid) => (invalid.id ? [invalid.id] : []))];
+    deletes?.noteListed(listedIds);
     const stored = await readStoredCalls(nango, listedIds);
-    const changed = page.calls.filter((call) => stored.get(call.id)?.lastModifiedTime !== (call.last_modified_time ?? null));
-    stats.unchangedSkipped += page.calls.length - changed.length;
+    const changed: typeof page.calls = [];
+    let unchanged = 0;
+    let prunedCurrent = 0;
+    for (const call of page.calls) {
+        const verdict = compareWithStored(stored.get(call.id), call.last_modified_time ?? null);
+        if (verdict === 'changed') {
+            changed.push(call);
+        } else if (verdict === 'unchanged') {
+            unchanged++;
+        } else {
+            prunedCurrent++;
+        }
+    }
+    stats.unchangedSkipped += unchanged;
+    stats.prunedSkipped += prunedCurrent;
 
     const outcomes = await fetchCallDetails(
         client,
@@ -49,13 +64,19 @@ export async function syncPage(
     }
     stats.detailsFetched += fetchedIds.size;
 
-    if (plan.reconcile) {
-        // A reconciliation deletes every record it does not save, so re-save what is stored and still
-        // listed but was not re-fetched: unchanged calls, and calls whose new version failed to load.
+    if (deletes?.resavesStored) {
+        // This delete pass removes every record the run does not save, so re-save what is stored and still
+        // listed but was not re-fetched: unchanged calls, and calls whose new version failed to load. A pruned
+        // payload cannot be re-saved (that would publish an empty record), so it is counted instead.
         for (const id of new Set(listedIds)) {
             const storedCall = stored.get(id);
-            if (storedCall && !fetchedIds.has(id) && !goneIds.includes(id)) {
+            if (!storedCall || fetchedIds.has(id) || goneIds.includes(id)) {
+                continue;
+            }
+            if (storedCall.kind === 'full') {
                 records.push(storedCall.record);
+            } else {
+                stats.prunedInTheWay++;
             }
         }
     }
@@ -65,7 +86,7 @@ export async function syncPage(
         stats.saved += records.length;
     }
     await nango.log(
-        `page: listed=${page.calls.length} unchanged=${page.calls.length - changed.length} fetched=${fetchedIds.size} ` +
+        `page: listed=${page.calls.length} unchanged=${unchanged} pruned=${prunedCurrent} fetched=${fetchedIds.size} ` +
             `saved=${records.length} invalid=${page.invalid.length} gone=${goneIds.length}`
     );
     if (goneIds.length > 0) {

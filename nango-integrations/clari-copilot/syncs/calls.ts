@@ -1,6 +1,7 @@
 import type { NangoSync } from '../../models.js';
 import { createClariClient } from '../clari-client.js';
 import { forEachConcurrently } from '../concurrency.js';
+import { VanishedCallsPass } from '../deletes.js';
 import { listCallsInWindow } from '../listing.js';
 import { parseSyncOptions } from '../options.js';
 import { planRun, type RunPlan } from '../plan.js';
@@ -18,6 +19,7 @@ const PAGES_IN_PROGRESS = 2;
  *   3. fetch `/call-details` only for calls that are new or whose `last_modified_time` moved;
  *   4. save the page at once, so memory never holds more than a page;
  *   5. after a complete reconciliation, delete what Clari no longer lists.
+ * Nothing depends on stored payloads being there: Nango prunes them after 30 days without an update.
  */
 export default async function fetchData(nango: NangoSync): Promise<void> {
     const runStartedAt = new Date();
@@ -33,17 +35,14 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
     const log = async (message: string, level: 'info' | 'warn'): Promise<void> => {
         await nango.log(message, { level });
     };
+    const deletes = plan.reconcile ? VanishedCallsPass.for(nango) : null;
     for (const window of plan.windows) {
         await forEachConcurrently(listCallsInWindow(client, window, stats, log), PAGES_IN_PROGRESS, (page) =>
-            syncPage(nango, client, page, plan, options, stats)
+            syncPage(nango, client, page, options, stats, deletes)
         );
     }
 
-    // Deleting after an incomplete pass would remove calls that merely failed to load.
-    if (plan.reconcile && stats.failed === 0) {
-        const { deletedKeys } = await nango.deleteRecordsFromPreviousExecutions('Call');
-        stats.deleted += deletedKeys.length;
-    }
+    await deletes?.run(stats);
     await nango.log(stats.summary(plan.kind, Date.now() - runStartedAt.getTime()));
     if (stats.failed > 0) {
         // Failing the run keeps lastSyncDate where it was, so the next run lists these calls again.

@@ -304,7 +304,7 @@ describe('8. bad data', () => {
         const harness = createHarness({ calls: [makeCall(1, daysAgo(3))] });
         await harness.run();
         expect(harness.summary()).toMatch(
-            /listed=1 detailsFetched=1 unchangedSkipped=0 saved=1 invalid=0 deleted=0 failed=0 requests=2 retries=0 429s=0$/
+            /listed=1 detailsFetched=1 unchangedSkipped=0 prunedSkipped=0 saved=1 invalid=0 deleted=0 failed=0 requests=2 retries=0 429s=0 deletes=previousExecutions$/
         );
     });
 

@@ -13,6 +13,8 @@ export interface HarnessOptions {
     lastSyncDate?: Date;
     /** Records already in Nango's store, by id. */
     stored?: Record<string, unknown>[];
+    /** Give the mock the `listRecords` of Nango's current runner (NangoSyncMock 0.69.14 has none, like `nango dryrun`). */
+    listRecords?: boolean;
 }
 
 /**
@@ -48,8 +50,27 @@ export function createHarness(options: HarnessOptions = {}) {
     });
     nango.batchDelete.mockImplementation((records: { id: string }[]) => {
         deletedIds.push(...records.map((record) => record.id));
+        for (const { id } of records) {
+            const record = store.get(id);
+            if (record) {
+                // Soft delete, as Nango does: the record stays, served with deleted_at.
+                store.set(id, {
+                    ...record,
+                    _nango_metadata: { ...asObject(record['_nango_metadata']), deleted_at: new Date().toISOString() }
+                });
+            }
+        }
         return Promise.resolve(true);
     });
+    if (options.listRecords) {
+        Object.assign(nango, {
+            listRecords: async function* listRecords(): AsyncGenerator<Record<string, unknown>> {
+                // A snapshot, like pages read one after another from Nango's records API.
+                yield* [...store.values()];
+                await Promise.resolve();
+            }
+        });
+    }
     nango.deleteRecordsFromPreviousExecutions.mockResolvedValue({ deletedKeys: [] });
     if (options.lastSyncDate) {
         Object.assign(nango, { lastSyncDate: options.lastSyncDate });
@@ -68,6 +89,25 @@ export function createHarness(options: HarnessOptions = {}) {
         summary: (): string => logs().find((line) => line.startsWith('Clari Copilot calls sync')) ?? '',
         // NangoSyncMock implements the parts of NangoSync a sync uses; the cast is the only bridge.
         run: (): Promise<void> => fetchData(nango as unknown as NangoSync)
+    };
+}
+
+function asObject(value: unknown): Record<string, unknown> {
+    return typeof value === 'object' && value !== null ? { ...value } : {};
+}
+
+/** A stored record as Nango serves it once its payload is pruned: the id and metadata alone. */
+export function prunedRecord(id: string, storedAt: Date): Record<string, unknown> {
+    return {
+        id,
+        _nango_metadata: {
+            first_seen_at: storedAt.toISOString(),
+            last_modified_at: storedAt.toISOString(),
+            last_action: 'ADDED',
+            deleted_at: null,
+            pruned_at: new Date().toISOString(),
+            cursor: Buffer.from(`${storedAt.toISOString()}||1`).toString('base64')
+        }
     };
 }
 
