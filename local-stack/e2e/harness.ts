@@ -189,11 +189,20 @@ export interface ServedRecord {
     lastAction: string;
     deletedAt: string | null;
     lastModifiedAt: string;
+    /** Set when Nango pruned the payload; `data` is then the id alone. */
+    prunedAt: string | null;
+    cursor: string;
 }
 
 interface RawServedRecord {
     id: string | number;
-    _nango_metadata: { last_action: string; deleted_at: string | null; last_modified_at: string };
+    _nango_metadata: {
+        last_action: string;
+        deleted_at: string | null;
+        last_modified_at: string;
+        pruned_at?: string | null;
+        cursor: string;
+    };
 }
 
 function toServed(record: RawServedRecord): ServedRecord {
@@ -203,7 +212,9 @@ function toServed(record: RawServedRecord): ServedRecord {
         data: { ...data, id: String(record.id) },
         lastAction: meta.last_action,
         deletedAt: meta.deleted_at,
-        lastModifiedAt: meta.last_modified_at
+        lastModifiedAt: meta.last_modified_at,
+        prunedAt: meta.pruned_at ?? null,
+        cursor: meta.cursor
     };
 }
 
