@@ -10,6 +10,7 @@ import {
     type RunningClariEmulator,
     type StatsSnapshot
 } from '../local-stack/emulator/index.js';
+import { openStore } from '../local-stack/nango-server/index.js';
 import { RESULT_PREFIX, childResultSchema, type ChildConfig, type ChildResult } from './protocol.js';
 
 /** The emulator (in this process) and the measured sync runs (each in a child process). */
@@ -215,6 +216,17 @@ function crashed(what: string, output: ChildOutput): Error {
  * Creates the store folder and the connection in a throwaway child. PGlite's initdb peaks near 900 MB,
  * which would otherwise be the measured run's peak RSS whatever the sync did.
  */
+/** Nango's record lifecycle, all at once: every stored payload pruned, as 30 days without an update would. */
+export async function pruneEveryRecord(storeDir: string): Promise<void> {
+    const store = await openStore({ dir: storeDir });
+    try {
+        const pruned = await store.pruneStale(new Date(Date.now() + DAY_MS));
+        console.log(`  pruned the payloads of ${pruned} stored records`);
+    } finally {
+        await store.close();
+    }
+}
+
 export async function prepareStore(emulator: BenchEmulator, config: RunOptions['config']): Promise<void> {
     const output = await runChild(childConfig(emulator, config, true));
     if (output.code !== 0) {

@@ -23,6 +23,8 @@ export interface SizeResult {
     changedCalls: number;
     changed: Measurement;
     reconcile: Measurement;
+    /** A reconciliation after Nango pruned every stored payload (its 30-day record lifecycle). */
+    reconcilePruned: Measurement;
     baseline: BaselineComparison | null;
     baselineSkipped: string | null;
 }
@@ -104,13 +106,23 @@ export function evaluateTargets(sizes: readonly SizeResult[], args: BenchArgs): 
             pass: first.requestsPerCall !== null && first.requestsPerCall <= REQUESTS_PER_CALL_MAX,
             text: `${first.clariRequests} Clari requests for ${first.saved} calls = ${first.requestsPerCall === null ? 'n/a' : fixed(first.requestsPerCall, 4)} per call (target <= ${REQUESTS_PER_CALL_MAX})`
         });
-        const ours = [first, size.noChange, size.changed, size.reconcile];
+        const ours = [first, size.noChange, size.changed, size.reconcile, size.reconcilePruned];
         const throttled = ours.reduce((sum, run) => sum + Math.max(run.status429, run.emulator.rateLimited), 0);
         targets.push({
             id: 'no-429',
             n,
             pass: throttled === 0,
-            text: `${throttled} 429s over the first sync and the three later runs at ${rate}; first sync peak ${first.emulator.maxObservedRps} req/s in any 1 s`
+            text: `${throttled} 429s over the first sync and the four later runs at ${rate}; first sync peak ${first.emulator.maxObservedRps} req/s in any 1 s`
+        });
+        const pruned = size.reconcilePruned;
+        const pages = Math.ceil(size.dataset.expectedSynced / 100);
+        targets.push({
+            id: 'reconcile-pruned',
+            n,
+            pass: pruned.ok && pruned.detailRequests === 0 && pruned.listRequests <= pages && pruned.saved === 0 && pruned.deleted === 0,
+            text:
+                `reconciliation on a fully pruned store: ${pruned.clariRequests} requests (${pruned.listRequests} list + ${pruned.detailRequests} details), ` +
+                `${pruned.saved} records written, ${pruned.deleted} deleted (target: ${pages} list pages, 0 details, 0 written, 0 deleted)`
         });
         targets.push({
             id: 'complete',
@@ -230,7 +242,8 @@ function laterRunRows(sizes: readonly SizeResult[]): { headers: string[]; rows: 
         const runs: [string, Measurement, string][] = [
             ['no change', size.noChange, `<= ${NO_CHANGE_MAX}`],
             [`${size.changedCalls} changed (1%)`, size.changed, `<= ${changedTarget(size.changedCalls)}`],
-            ['reconciliation', size.reconcile, `~${Math.ceil(size.dataset.expectedSynced / 100)} list pages`]
+            ['reconciliation', size.reconcile, `~${Math.ceil(size.dataset.expectedSynced / 100)} list pages`],
+            ['reconciliation, store pruned', size.reconcilePruned, `${Math.ceil(size.dataset.expectedSynced / 100)} list pages, 0 written`]
         ];
         for (const [name, run, target] of runs) {
             rows.push([
@@ -242,11 +255,12 @@ function laterRunRows(sizes: readonly SizeResult[]): { headers: string[]; rows: 
                 target,
                 fixed(run.wallS, 1),
                 run.saved,
+                run.deleted,
                 run.ok ? 'ok' : 'FAILED'
             ]);
         }
     }
-    return { headers: ['N', 'run', 'requests', 'list', 'details', 'target', 'wall s', 'saved', 'status'], rows };
+    return { headers: ['N', 'run', 'requests', 'list', 'details', 'target', 'wall s', 'written', 'deleted', 'status'], rows };
 }
 
 function baselineRows(sizes: readonly SizeResult[]): { headers: string[]; rows: Row[] } {

@@ -15,6 +15,7 @@ import {
     comparisonLatency,
     measure,
     prepareStore,
+    pruneEveryRecord,
     scaledLatency,
     type RunOptions
 } from './measure.js';
@@ -69,6 +70,8 @@ async function benchSize(n: number, args: BenchArgs, now: Date): Promise<SizeRes
         const changedCalls = await emulator.modify(Math.round(n / 100));
         const changed = await run(`ours: incremental, ${changedCalls} calls changed`, oursConfig(NO_RECONCILE_HOURS), changedCalls + 2);
         const reconcile = await run('ours: reconciliation (reconcileEveryHours 0)', oursConfig(0), listPages);
+        await pruneEveryRecord(oursConfig(0).storeDir);
+        const reconcilePruned = await run('ours: reconciliation, every payload pruned', oursConfig(0), listPages);
 
         let baseline: BaselineComparison | null = null;
         let baselineSkipped: string | null = null;
@@ -101,7 +104,7 @@ async function benchSize(n: number, args: BenchArgs, now: Date): Promise<SizeRes
             baselineSkipped = `not run: N > --baseline-max ${args.baselineMax}`;
             console.log(`  naive baseline SKIPPED for N=${n} (above --baseline-max ${args.baselineMax})`);
         }
-        return { n, dataset, first, noChange, changedCalls, changed, reconcile, baseline, baselineSkipped };
+        return { n, dataset, first, noChange, changedCalls, changed, reconcile, reconcilePruned, baseline, baselineSkipped };
     } finally {
         await emulator.close();
         await rm(tmp, { recursive: true, force: true });
