@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     try {
         await store.upsertConnection(connectionInput(config));
         const result = await runSync({
-            store,
+            persist: store,
             connectionId: config.connectionId,
             providerConfigKey: 'clari-copilot',
             syncName: 'calls',

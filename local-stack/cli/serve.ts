@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { openStore, startNangoServer } from '../nango-server/index.js';
-import { autoPruneFromEnv, CLARI_API_URL, ConfigError, loadDotEnv, readEnv } from './config.js';
+import { autoPruneFromEnv, CLARI_API_URL, ConfigError, loadDotEnv, readEnv, realClariTarget } from './config.js';
 import { runCommand } from './errors.js';
 import { queryHints } from './hints.js';
+import { registerConnection } from './session.js';
 import { untilInterrupted } from './signals.js';
 
 runCommand('serve', async () => {
@@ -13,8 +14,14 @@ runCommand('serve', async () => {
         throw new ConfigError(`${error instanceof Error ? error.message : String(error)} (npm run serve takes no flags; see .env.example)`);
     }
     const env = readEnv();
+    const clari = realClariTarget(env);
     const store = await openStore({ dir: env.NANGO_LOCAL_DB });
     try {
+        if (clari) {
+            // As `npm start` does: deploy, trigger and list then work on `serve` alone.
+            await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
+            console.log(`Registered connection ${env.NANGO_CONNECTION_ID} for Clari Copilot at ${clari.baseUrl}.`);
+        }
         const server = await startNangoServer({
             store,
             secretKey: env.NANGO_SECRET_KEY_DEV,

@@ -1,13 +1,16 @@
 import fetchData from '../../nango-integrations/clari-copilot/syncs/calls.js';
-import { createClariProxy, type RecordStore } from '../nango-server/index.js';
+import { createClariProxy, type ClariProxy, type RecordStore } from '../nango-server/index.js';
+import type { Persist } from '../runner/persist.js';
 import { runSync, type RunSyncResult } from '../runner/run-sync.js';
 import { PROVIDER_CONFIG_KEY, SYNC_NAME, type ClariTarget } from './config.js';
 import { SyncProgress } from './progress.js';
 
 export interface SyncSession {
-    store: RecordStore;
+    /** The store in this process, or the local Nango's persist API when a server owns the store. */
+    persist: Persist;
     connectionId: string;
-    clari: ClariTarget;
+    /** How this process reaches Clari: directly with the credentials, or through the local Nango's proxy. */
+    proxy: ClariProxy;
     metadata?: Record<string, unknown> | undefined;
 }
 
@@ -22,18 +25,22 @@ export async function registerConnection(store: RecordStore, connectionId: strin
     });
 }
 
+/** Clari straight from this process, for a runner that owns the store itself. */
+export function directProxy(clari: ClariTarget): ClariProxy {
+    return createClariProxy({ baseUrl: clari.baseUrl, credentials: clari });
+}
+
 /** One run of the real `calls` sync through the local runner, with a live progress display. */
 export async function runSyncWithProgress(session: SyncSession): Promise<RunSyncResult> {
-    const proxy = createClariProxy({ baseUrl: session.clari.baseUrl, credentials: session.clari });
     const progress = new SyncProgress();
     try {
         const result = await runSync({
-            store: session.store,
+            persist: session.persist,
             connectionId: session.connectionId,
             providerConfigKey: PROVIDER_CONFIG_KEY,
             syncName: SYNC_NAME,
             metadata: session.metadata,
-            proxy,
+            proxy: session.proxy,
             fetchData,
             onEvent: progress.onEvent
         });
@@ -48,7 +55,5 @@ export async function runSyncWithProgress(session: SyncSession): Promise<RunSync
             console.log(progress.summaryLine);
         }
         throw error;
-    } finally {
-        proxy.close();
     }
 }

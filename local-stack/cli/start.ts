@@ -14,7 +14,7 @@ import {
 import { describeFailure, runCommand } from './errors.js';
 import { queryHints } from './hints.js';
 import { syncIntervalMs } from './schedule.js';
-import { registerConnection, runSyncWithProgress } from './session.js';
+import { directProxy, registerConnection, runSyncWithProgress } from './session.js';
 import { untilInterrupted } from './signals.js';
 
 const USAGE = `npm start -- [--metadata '<json>' | --metadata-file <path>]
@@ -68,7 +68,8 @@ runCommand('start', async () => {
     await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
     console.log(`Local Nango stand-in on ${server.url}, store ${env.NANGO_LOCAL_DB}, connection ${env.NANGO_CONNECTION_ID}.\n`);
 
-    const session = { store, connectionId: env.NANGO_CONNECTION_ID, clari, metadata };
+    const proxy = directProxy(clari);
+    const session = { persist: store, proxy, connectionId: env.NANGO_CONNECTION_ID, metadata };
     // One run at a time: a scheduled run that comes due while the previous one still works is skipped.
     const current: { run: Promise<void> | null } = { run: null };
     const syncOnce = (): Promise<void> => {
@@ -96,5 +97,6 @@ runCommand('start', async () => {
     await emulator?.close();
     // A run cut short by the shutdown is recorded as failed, so lastSyncDate stays where it was.
     await Promise.race([current.run, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    proxy.close();
     await store.close();
 });

@@ -417,7 +417,7 @@ export class E2EStack {
         let outcome: { ok: true; result: RunSyncResult } | { ok: false; error: unknown };
         try {
             const result = await runSync({
-                store: this.store,
+                persist: this.store,
                 connectionId: target.connectionId,
                 providerConfigKey: PROVIDER_CONFIG_KEY,
                 syncName: SYNC_NAME,

@@ -24,7 +24,9 @@ export {
     DEFAULT_STORE_DIR,
     InvalidCursorError,
     StoreInUseError,
+    SyncAlreadyRunningError,
     UnknownConnectionError,
+    RUN_STALE_AFTER_MS,
     type ListRecordsQuery,
     type ListRecordsResult,
     type NangoRecord,
@@ -32,6 +34,9 @@ export {
     type PruneQuery,
     type PruneResult,
     type RecordStore,
+    type RunLogLine,
     type SaveSummary,
+    type StartedRun,
+    type SyncRun,
     type StoredConnection
 } from './store.js';

@@ -73,3 +73,18 @@ export function acquireDirLock(dir: string, fileName = 'store.lock'): DirLock {
         fs.rmSync(tmpPath, { force: true });
     }
 }
+
+/** Placeholder until the sound lock lands: kill(pid, 0) alone. */
+export function isProcessAlive(runner: { pid: number; startTime?: string | undefined }): boolean {
+    try {
+        process.kill(runner.pid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+}
+
+/** This process, as a run records its runner. */
+export function thisRunner(): { pid: number } {
+    return { pid: process.pid };
+}

@@ -113,7 +113,7 @@ export function defaultClariBaseUrl(): string {
     return baseUrl;
 }
 
-function buildUrl(baseUrl: string, endpoint: string, params: ProxyRequest['params']): URL {
+export function buildUrl(baseUrl: string, endpoint: string, params: ProxyRequest['params']): URL {
     const url = new URL(`${baseUrl.replace(/\/+$/, '')}${endpoint.startsWith('/') ? '' : '/'}${endpoint}`);
     if (typeof params === 'string') {
         const extra = new URLSearchParams(params.startsWith('?') ? params.slice(1) : params);

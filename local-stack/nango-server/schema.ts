@@ -61,6 +61,25 @@ export const MIGRATIONS: readonly Migration[] = [
             ALTER TABLE records ADD COLUMN pruned_at timestamptz;
             CREATE INDEX records_not_pruned ON records (updated_at, id) WHERE pruned_at IS NULL;
         `
+    },
+    {
+        version: 4,
+        name: 'run_heartbeats_and_logs',
+        // A runner may be another process talking HTTP: its heartbeat tells a live run from an abandoned one.
+        sql: `
+            ALTER TABLE sync_runs ADD COLUMN heartbeat_at timestamptz;
+            ALTER TABLE sync_runs ADD COLUMN runner jsonb;
+            UPDATE sync_runs SET heartbeat_at = COALESCE(finished_at, started_at);
+            ALTER TABLE sync_runs ALTER COLUMN heartbeat_at SET NOT NULL;
+            CREATE TABLE sync_run_logs (
+                id bigserial PRIMARY KEY,
+                run_id integer NOT NULL REFERENCES sync_runs (id),
+                level text NOT NULL,
+                message text NOT NULL,
+                created_at timestamptz NOT NULL
+            );
+            CREATE INDEX sync_run_logs_run ON sync_run_logs (run_id, id);
+        `
     }
 ];
 

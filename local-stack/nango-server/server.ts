@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
 import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
+import { registerPersistApi } from './persist-api.js';
 import { registerProxyRoute } from './proxy-route.js';
 import { registerRecordsApi } from './records-api.js';
 import { UnknownConnectionError, type RecordStore, type StoredConnection } from './store.js';
@@ -180,10 +181,12 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
     app.post('/connections/metadata', writeMetadata('set'));
     app.patch('/connections/metadata', writeMetadata('update'));
 
+    const clariBaseUrl = options.clariBaseUrl ?? defaultClariBaseUrl();
     registerRecordsApi(app, { store, syncEndpoints: options.syncEndpoints ?? { '/calls': 'Call' } });
+    registerPersistApi(app, { store, clariBaseUrl });
     registerProxyRoute(app, {
         store,
-        clariBaseUrl: options.clariBaseUrl ?? defaultClariBaseUrl(),
+        clariBaseUrl,
         baseDelayMs: options.proxyBaseDelayMs,
         timeoutMs: options.proxyTimeoutMs,
         onProxyAttempt: options.onProxyAttempt

@@ -261,12 +261,12 @@ describe('record store', () => {
     it('tracks runs: lastSyncDate is the start of the last successful run', async () => {
         const c = 'conn-runs';
         expect(await store.lastSuccessfulRunStart(c, 'calls')).toBeUndefined();
-        const ok = await store.startRun(c, 'calls');
+        const ok = await store.startRun(c, 'calls', { pid: process.pid });
         expect(await store.lastSuccessfulRunStart(c, 'calls')).toBeUndefined();
         await store.finishRun(ok.runId, 'success', 'saved 3');
         expect(await store.lastSuccessfulRunStart(c, 'calls')).toEqual(ok.startedAt);
 
-        const failed = await store.startRun(c, 'calls');
+        const failed = await store.startRun(c, 'calls', { pid: process.pid });
         expect(failed.executionId).not.toBe(ok.executionId);
         await store.finishRun(failed.runId, 'failed', 'boom');
         expect(await store.lastSuccessfulRunStart(c, 'calls')).toEqual(ok.startedAt);
@@ -306,9 +306,9 @@ describe('store folder', () => {
     it('persists across reopen and locks the folder while open', async () => {
         const store = await openStore({ dir: tmp.dir });
         await store.saveRecords('c', MODEL, [{ id: 'a', v: 1 }], 'e1');
-        const run = await store.startRun('c', 'calls');
+        const run = await store.startRun('c', 'calls', { pid: process.pid });
         await store.finishRun(run.runId, 'success');
-        await store.startRun('c', 'calls'); // left running, as if the process died
+        await store.startRun('c', 'calls', { pid: process.pid }); // left running, as if the process died
 
         const lockFile = path.join(tmp.dir, 'store.lock');
         expect(fs.readFileSync(lockFile, 'utf8').trim()).toBe(String(process.pid));
@@ -323,7 +323,7 @@ describe('store folder', () => {
         try {
             expect((await liveRecords(reopened, 'c', MODEL, ['a'])).get('a')).toEqual({ id: 'a', v: 1 });
             expect(await reopened.lastSuccessfulRunStart('c', 'calls')).toEqual(run.startedAt);
-            const next = await reopened.startRun('c', 'calls');
+            const next = await reopened.startRun('c', 'calls', { pid: process.pid });
             await reopened.finishRun(next.runId, 'failed');
             expect(await reopened.lastSuccessfulRunStart('c', 'calls')).toEqual(run.startedAt);
         } finally {

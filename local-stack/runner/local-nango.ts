@@ -4,10 +4,11 @@ import { z } from 'zod';
 
 import type { ProxyConfiguration } from '../../nango-integrations/models.js';
 import { ProxyNetworkError, type ClariProxy, type HttpMethod, type ProxyResponse } from '../nango-server/proxy.js';
-import type { NangoRecord, RecordStore } from '../nango-server/store.js';
+import type { NangoRecord } from '../nango-server/store.js';
 import { ProxyHttpError, ProxyRequestError, type RequestSummary } from './errors.js';
 import { paginate, type ProxyResult } from './paginate.js';
 import type { RunCounts, RunnerEvent } from './events.js';
+import type { Persist } from './persist.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'http' | 'verbose' | 'silly';
 
@@ -21,7 +22,7 @@ export interface LocalProxyResponse<T = unknown> {
 }
 
 export interface LocalNangoContext {
-    store: RecordStore;
+    persist: Persist;
     proxy: ClariProxy;
     connectionId: string;
     providerConfigKey: string;
@@ -191,7 +192,7 @@ export class LocalNangoSync {
             return true;
         }
         recordIds(records, 'batchSave');
-        const summary = await this.ctx.store.saveRecords(this.connectionId, model, withoutMetadata(records), this.ctx.executionId);
+        const summary = await this.ctx.persist.saveRecords(this.connectionId, model, withoutMetadata(records), this.ctx.executionId);
         // Nango counts a re-saved deleted record as added.
         const added = summary.added.length + summary.undeleted.length;
         this.ctx.counts.added += added;
@@ -212,7 +213,7 @@ export class LocalNangoSync {
         if (records.length === 0) {
             return true;
         }
-        const { deletedKeys } = await this.ctx.store.deleteRecords(
+        const { deletedKeys } = await this.ctx.persist.deleteRecords(
             this.connectionId,
             model,
             recordIds(records, 'batchDelete'),
@@ -249,7 +250,7 @@ export class LocalNangoSync {
     private async *pages(model: string, query: { cursor?: string | undefined; ids?: string[] }): AsyncGenerator<NangoRecord> {
         let cursor = query.cursor;
         do {
-            const page = await this.ctx.store.listRecords({
+            const page = await this.ctx.persist.listRecords({
                 connectionId: this.connectionId,
                 model,
                 limit: RECORDS_PAGE_SIZE,
@@ -262,24 +263,24 @@ export class LocalNangoSync {
     }
 
     async deleteRecordsFromPreviousExecutions(model: string): Promise<{ deletedKeys: string[] }> {
-        const result = await this.ctx.store.deleteRecordsFromPreviousExecutions(this.connectionId, model, this.ctx.executionId);
+        const result = await this.ctx.persist.deleteRecordsFromPreviousExecutions(this.connectionId, model, this.ctx.executionId);
         this.ctx.counts.deleted += result.deletedKeys.length;
         this.ctx.emit({ type: 'deleted', model, count: result.deletedKeys.length });
         return result;
     }
 
     async getMetadata<T = Record<string, unknown>>(): Promise<T> {
-        this.metadata ??= await this.ctx.store.getMetadata(this.connectionId, this.providerConfigKey);
+        this.metadata ??= await this.ctx.persist.getMetadata(this.connectionId, this.providerConfigKey);
         return this.metadata as T;
     }
 
     async setMetadata(metadata: Record<string, unknown>): Promise<void> {
-        await this.ctx.store.setMetadata(this.connectionId, this.providerConfigKey, metadata);
+        await this.ctx.persist.setMetadata(this.connectionId, this.providerConfigKey, metadata);
         this.metadata = metadata;
     }
 
     async updateMetadata(metadata: Record<string, unknown>): Promise<void> {
-        await this.ctx.store.updateMetadata(this.connectionId, this.providerConfigKey, metadata);
+        await this.ctx.persist.updateMetadata(this.connectionId, this.providerConfigKey, metadata);
         this.metadata = { ...(await this.getMetadata()), ...metadata };
     }
 

@@ -58,7 +58,7 @@ describe('runSync', () => {
     }
 
     function run(connectionId: string, fetchData: (nango: NangoSync) => Promise<void>, extra: Partial<RunSyncOptions> = {}) {
-        return runSync({ store, connectionId, providerConfigKey: KEY, syncName: 'calls', proxy, fetchData, ...extra });
+        return runSync({ persist: store, connectionId, providerConfigKey: KEY, syncName: 'calls', proxy, fetchData, ...extra });
     }
 
     beforeAll(async () => {

@@ -1,15 +1,21 @@
 import type { NangoSync } from '../../nango-integrations/models.js';
 import { PROVIDER, type ClariProxy } from '../nango-server/proxy.js';
-import type { RecordStore } from '../nango-server/store.js';
+import type { RunLogLine } from '../nango-server/store.js';
 import { emptyCounts, type RunCounts, type RunnerEvent } from './events.js';
+import { thisRunner } from '../nango-server/lock.js';
 import { LocalNangoSync } from './local-nango.js';
+import type { Persist } from './persist.js';
+
+/** Well inside RUN_STALE_AFTER_MS, so a slow write or two never makes a live run look abandoned. */
+const HEARTBEAT_MS = 5_000;
 
 export type { RunCounts, RunnerEvent } from './events.js';
 export { ProxyHttpError, ProxyRequestError } from './errors.js';
 export { LocalNangoSync } from './local-nango.js';
 
 export interface RunSyncOptions {
-    store: RecordStore;
+    /** The store itself, or the local Nango's persist API over HTTP. */
+    persist: Persist;
     connectionId: string;
     providerConfigKey: string;
     syncName: string;
@@ -22,6 +28,8 @@ export interface RunSyncOptions {
     fetchData: (nango: NangoSync) => Promise<void>;
     onEvent?: ((event: RunnerEvent) => void) | undefined;
 }
+
+export type { Persist } from './persist.js';
 
 export interface RunSyncResult {
     runId: number;
@@ -38,25 +46,42 @@ function errorMessage(err: unknown): string {
 }
 
 /**
- * Runs one execution of a sync against the local store, the way Nango's runner would: lastSyncDate is
- * the start of the last successful run, records are tagged with this run's execution id, and the run
- * is recorded as running, then success or failed.
+ * Runs one execution of a sync through `persist`, the way Nango's runner would: lastSyncDate is the
+ * start of the last successful run, records are tagged with this run's execution id, the run is
+ * recorded as running (kept alive by heartbeats), then success or failed, and its log lines are kept.
+ * A second run of the same sync and connection is refused while one is alive.
  *
  * On failure the run is recorded as failed (lastSyncDate stays where it was) and the sync's error is
  * rethrown unchanged; records saved before the failure stay saved, as in Nango.
  */
 export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
-    const { store, connectionId, syncName } = options;
+    const { persist, connectionId, syncName } = options;
+    const run = await persist.startRun(connectionId, syncName, thisRunner());
+    const { lastSyncDate } = run;
+    let pendingLogs: RunLogLine[] = [];
+    // Chained so that lines reach the store in order even when a heartbeat's flush is still in flight.
+    let flushing: Promise<void> = Promise.resolve();
+    const flushLogs = (): Promise<void> => {
+        const lines = pendingLogs;
+        pendingLogs = [];
+        flushing = flushing.catch(() => undefined).then(() => persist.appendRunLogs(run.runId, lines));
+        return flushing;
+    };
     const emit = (event: RunnerEvent): void => {
+        if (event.type === 'log') {
+            pendingLogs.push({ level: event.level, message: event.message, createdAt: new Date() });
+        }
         options.onEvent?.(event);
     };
-    const lastSyncDate = await store.lastSuccessfulRunStart(connectionId, syncName);
-    const run = await store.startRun(connectionId, syncName);
+    const heartbeat = setInterval(() => {
+        // A missed beat is harmless: the next one, or the run's end, catches up.
+        Promise.all([persist.heartbeatRun(run.runId), flushLogs()]).catch(() => undefined);
+    }, HEARTBEAT_MS);
     const counts = emptyCounts();
     emit({ type: 'run-start', runId: run.runId, syncName, connectionId, lastSyncDate });
 
     const local = new LocalNangoSync({
-        store,
+        persist,
         proxy: options.proxy,
         connectionId,
         providerConfigKey: options.providerConfigKey,
@@ -76,11 +101,15 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
         await options.fetchData(nango);
     } catch (err) {
         const message = errorMessage(err);
-        await store.finishRun(run.runId, 'failed', message);
+        clearInterval(heartbeat);
+        await flushLogs();
+        await persist.finishRun(run.runId, 'failed', message);
         emit({ type: 'run-end', runId: run.runId, status: 'failed', durationMs: performance.now() - started, counts, error: message });
         throw err;
     }
-    await store.finishRun(run.runId, 'success', JSON.stringify(counts));
+    clearInterval(heartbeat);
+    await flushLogs();
+    await persist.finishRun(run.runId, 'success', JSON.stringify(counts));
     const finishedAt = new Date();
     emit({ type: 'run-end', runId: run.runId, status: 'success', durationMs: performance.now() - started, counts });
     return { runId: run.runId, executionId: run.executionId, startedAt: run.startedAt, finishedAt, lastSyncDate, counts };
