@@ -1,9 +1,19 @@
+/**
+ * Time as the limiter and the client see it. Production uses `realClock`; unit tests pass a fake one so
+ * that hours of backoff and pacing take no wall-clock time and gaps are exact.
+ */
+export interface Clock {
+    now(): number;
+    sleep(ms: number): Promise<void>;
+    /** Calls `onExpiry` after `ms` unless the returned cancel function runs first. */
+    startTimer(ms: number, onExpiry: () => void): () => void;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Calls `onExpiry` after `ms` unless the returned cancel function runs first. Nango's script sandbox
- * provides `setTimeout` but not `clearTimeout`, so the timer is also unref'd where the host allows it:
- * an uncancelled timer then never keeps a finished run alive.
+ * Nango's script sandbox provides `setTimeout` but not `clearTimeout`, so the timer is also unref'd where
+ * the host allows it: an uncancelled timer then never keeps a finished run alive.
  */
 export function startTimer(ms: number, onExpiry: () => void): () => void {
     const handle = setTimeout(onExpiry, ms);
@@ -15,6 +25,13 @@ export function startTimer(ms: number, onExpiry: () => void): () => void {
         host.clearTimeout?.(handle);
     };
 }
+
+/** `Date` and `setTimeout` are looked up on each call, not captured, so vi.useFakeTimers fakes this clock too. */
+export const realClock: Clock = {
+    now: () => Date.now(),
+    sleep,
+    startTimer
+};
 
 export interface RateLimiter {
     /** Resolves when the caller may send its next request. */
@@ -33,28 +50,29 @@ const MIN_REQUESTS_PER_SECOND = 0.5;
 const RECOVERY_STEPS = 20;
 
 /**
- * Spaces requests at least 1/rate apart in real time, with no burst: Clari counts requests per second,
+ * Spaces requests at least 1/rate apart on `clock`, with no burst: Clari counts requests per second,
  * and a caller that wakes late (the event loop was busy) must not release a clump of requests. A 429
  * halves the rate (Clari's limit may be lower than configured, or shared); successes restore it
  * additively, so a throttled run settles just under what Clari accepts.
  */
-export function createRateLimiter(requestsPerSecond: number, now: () => number = Date.now): RateLimiter {
+export function createRateLimiter(requestsPerSecond: number, clock: Pick<Clock, 'now' | 'sleep'> = realClock): RateLimiter {
     let rate = requestsPerSecond;
     let nextSlot = 0;
     return {
         async acquire() {
             for (;;) {
-                const current = now();
+                const current = clock.now();
                 if (current >= nextSlot) {
                     nextSlot = current + 1000 / rate;
                     return;
                 }
-                await sleep(nextSlot - current);
+                // Whole milliseconds: timers drop a fraction (fake timers then fire at once, and the loop spins).
+                await clock.sleep(Math.ceil(nextSlot - current));
             }
         },
         throttled(ms) {
             rate = Math.max(MIN_REQUESTS_PER_SECOND, rate / 2);
-            nextSlot = Math.max(nextSlot, now() + ms);
+            nextSlot = Math.max(nextSlot, clock.now() + ms);
         },
         succeeded() {
             rate = Math.min(requestsPerSecond, rate + requestsPerSecond / RECOVERY_STEPS);
