@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { NangoSync } from '../models.js';
-import { createRateLimiter, sleep, startTimer } from './rate-limiter.js';
+import { createRateLimiter, realClock, type Clock } from './rate-limiter.js';
 import type { RunStats } from './run-stats.js';
 
 export type QueryParams = Record<string, string | number>;
@@ -44,6 +44,8 @@ export interface ClariClientOptions {
     requestTimeoutMs?: number;
     /** A Retry-After longer than this fails the request instead of parking the run (e.g. the weekly budget is spent). */
     maxRetryAfterMs?: number;
+    /** Pacing, backoff and request timeouts run on this clock; tests pass a fake one. */
+    clock?: Clock;
 }
 
 export interface RequestOptions {
@@ -91,15 +93,16 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
         baseDelayMs = 500,
         maxDelayMs = 30_000,
         requestTimeoutMs = 120_000,
-        maxRetryAfterMs = 5 * 60_000
+        maxRetryAfterMs = 5 * 60_000,
+        clock = realClock
     } = options;
-    const limiter = createRateLimiter(options.maxRequestsPerSecond);
+    const limiter = createRateLimiter(options.maxRequestsPerSecond, clock);
 
     async function send(endpoint: string, params: QueryParams): Promise<HttpOutcome> {
         let cancelTimeout = (): void => undefined;
         try {
             const timeout = new Promise<never>((_, reject) => {
-                cancelTimeout = startTimer(requestTimeoutMs, () => {
+                cancelTimeout = clock.startTimer(requestTimeoutMs, () => {
                     reject(new RequestTimeout());
                 });
             });
@@ -146,7 +149,7 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
                 if (failures >= maxAttempts || throttles >= maxThrottledAttempts || givingUpEarly) {
                     throw new ClariRequestError(`GET ${endpoint} failed after ${attempts} attempt(s): ${problem}`, status);
                 }
-                const retryAfterMs = parseRetryAfter(outcome.retryAfter);
+                const retryAfterMs = parseRetryAfter(outcome.retryAfter, clock.now());
                 if (retryAfterMs !== null && retryAfterMs > maxRetryAfterMs) {
                     throw new ClariRequestError(
                         `GET ${endpoint}: Clari asked to retry after ${Math.round(retryAfterMs / 1000)}s; the weekly request budget may be spent`,
@@ -159,7 +162,7 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
                     stats.throttled++;
                     limiter.throttled(waitMs);
                 }
-                await sleep(waitMs);
+                await clock.sleep(waitMs);
             }
         }
     };

@@ -1,13 +1,20 @@
 import { z } from 'zod';
 
+const SLOWEST_RATE = 0.1;
+
 /**
  * Connection metadata accepted by the `calls` sync (model `ClariCopilotSyncOptions` in nango.yaml).
  * Every option is optional; a present but invalid value fails the run instead of being silently replaced.
  */
 const syncOptionsSchema = z.object({
     backfillDays: z.number().int().min(1).max(3650).default(365),
-    // Clari's documented limit is 10 requests per second per workspace.
-    maxRequestsPerSecond: z.number().positive().max(1000).default(10),
+    // Clari's documented limit is 10 requests per second per workspace. The floor keeps a value such as 1e-9
+    // from parking the run between requests for years.
+    maxRequestsPerSecond: z
+        .number()
+        .min(SLOWEST_RATE, `must be at least ${SLOWEST_RATE} (one request every 10 seconds)`)
+        .max(1000)
+        .default(10),
     includeMedia: z.boolean().default(true),
     reconcileEveryHours: z
         .number()

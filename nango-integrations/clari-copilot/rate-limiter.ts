@@ -1,12 +1,35 @@
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** setTimeout's longest delay: Node fires a longer one after 1 ms (with a TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Calls `onExpiry` after `ms` unless the returned cancel function runs first. Nango's script sandbox
- * provides `setTimeout` but not `clearTimeout`, so the timer is also unref'd where the host allows it:
- * an uncancelled timer then never keeps a finished run alive.
+ * Time as the limiter and the client see it. Production uses `realClock`; unit tests pass a fake one so
+ * that hours of backoff and pacing take no wall-clock time and gaps are exact.
+ */
+export interface Clock {
+    now(): number;
+    /** Never resolves early, whatever `ms` is. */
+    sleep(ms: number): Promise<void>;
+    /** Calls `onExpiry` after `ms` unless the returned cancel function runs first. */
+    startTimer(ms: number, onExpiry: () => void): () => void;
+}
+
+export async function sleep(ms: number): Promise<void> {
+    // One setTimeout past its limit would return after 1 ms; chunks keep a long wait long.
+    let remaining = ms;
+    while (remaining > MAX_TIMER_MS) {
+        await new Promise((resolve) => setTimeout(resolve, MAX_TIMER_MS));
+        remaining -= MAX_TIMER_MS;
+    }
+    await new Promise((resolve) => setTimeout(resolve, remaining));
+}
+
+/**
+ * Nango's script sandbox provides `setTimeout` but not `clearTimeout`, so the timer is also unref'd where
+ * the host allows it: an uncancelled timer then never keeps a finished run alive. A delay past setTimeout's
+ * limit is clamped to it rather than firing at once; no timeout here is meant to last 24 days anyway.
  */
 export function startTimer(ms: number, onExpiry: () => void): () => void {
-    const handle = setTimeout(onExpiry, ms);
+    const handle = setTimeout(onExpiry, Math.min(ms, MAX_TIMER_MS));
     const host = globalThis as { clearTimeout?: (handle: ReturnType<typeof setTimeout>) => void };
     if (typeof handle === 'object' && typeof handle.unref === 'function') {
         handle.unref();
@@ -15,6 +38,13 @@ export function startTimer(ms: number, onExpiry: () => void): () => void {
         host.clearTimeout?.(handle);
     };
 }
+
+/** `Date` and `setTimeout` are looked up on each call, not captured, so vi.useFakeTimers fakes this clock too. */
+export const realClock: Clock = {
+    now: () => Date.now(),
+    sleep,
+    startTimer
+};
 
 export interface RateLimiter {
     /** Resolves when the caller may send its next request. */
@@ -27,34 +57,41 @@ export interface RateLimiter {
     readonly currentRate: number;
 }
 
-/** Never slower than this, however long Clari keeps throttling. */
+/** Never slower than this, however long Clari keeps throttling (unless configured slower to begin with). */
 const MIN_REQUESTS_PER_SECOND = 0.5;
 /** Successes it takes to climb from half the rate back to the full rate. */
 const RECOVERY_STEPS = 20;
 
 /**
- * Spaces requests at least 1/rate apart in real time, with no burst: Clari counts requests per second,
+ * Spaces requests at least 1/rate apart on `clock`, with no burst: Clari counts requests per second,
  * and a caller that wakes late (the event loop was busy) must not release a clump of requests. A 429
  * halves the rate (Clari's limit may be lower than configured, or shared); successes restore it
  * additively, so a throttled run settles just under what Clari accepts.
  */
-export function createRateLimiter(requestsPerSecond: number, now: () => number = Date.now): RateLimiter {
+export function createRateLimiter(requestsPerSecond: number, clock: Pick<Clock, 'now' | 'sleep'> = realClock): RateLimiter {
+    if (!(requestsPerSecond > 0 && Number.isFinite(requestsPerSecond))) {
+        throw new RangeError(`requestsPerSecond must be a positive finite number, got ${requestsPerSecond}`);
+    }
+    // A 429 must never speed up a limiter configured below the floor.
+    const floor = Math.min(MIN_REQUESTS_PER_SECOND, requestsPerSecond);
     let rate = requestsPerSecond;
     let nextSlot = 0;
     return {
         async acquire() {
             for (;;) {
-                const current = now();
+                const current = clock.now();
                 if (current >= nextSlot) {
                     nextSlot = current + 1000 / rate;
                     return;
                 }
-                await sleep(nextSlot - current);
+                // Whole milliseconds: timers drop a fraction (fake timers then fire at once, and the loop
+                // spins). The loop re-checks after waking, so a wait past setTimeout's limit is taken in pieces.
+                await clock.sleep(Math.min(Math.ceil(nextSlot - current), MAX_TIMER_MS));
             }
         },
         throttled(ms) {
-            rate = Math.max(MIN_REQUESTS_PER_SECOND, rate / 2);
-            nextSlot = Math.max(nextSlot, now() + ms);
+            rate = Math.max(floor, rate / 2);
+            nextSlot = Math.max(nextSlot, clock.now() + ms);
         },
         succeeded() {
             rate = Math.min(requestsPerSecond, rate + requestsPerSecond / RECOVERY_STEPS);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NangoSyncMock } from 'nango/test';
+import { vi } from 'vitest';
 import type { NangoSync } from '../../models.js';
 import fetchData from '../syncs/calls.js';
 import { FakeClari, type RawPayload } from './fake-clari.js';
@@ -87,8 +88,12 @@ export function createHarness(options: HarnessOptions = {}) {
         logs,
         savedIds: (): string[] => savedBatches.flat().map((record) => String(record['id'])),
         summary: (): string => logs().find((line) => line.startsWith('Clari Copilot calls sync')) ?? '',
-        // NangoSyncMock implements the parts of NangoSync a sync uses; the cast is the only bridge.
-        run: (): Promise<void> => fetchData(nango as unknown as NangoSync)
+        /** Runs the real sync; under vi.useFakeTimers it also fires the timers, so its waits take no wall-clock time. */
+        run: (): Promise<void> => {
+            // NangoSyncMock implements the parts of NangoSync a sync uses; the cast is the only bridge.
+            const run = fetchData(nango as unknown as NangoSync);
+            return vi.isFakeTimers() ? settleOnFakeTimers(run) : run;
+        }
     };
 }
 
@@ -109,6 +114,25 @@ export function prunedRecord(id: string, storedAt: Date): Record<string, unknown
             cursor: Buffer.from(`${storedAt.toISOString()}||1`).toString('base64')
         }
     };
+}
+
+/**
+ * Fires fake timers one due time at a time until `work` settles. Each step first lets pending promise
+ * chains run, so a timer fires only once everything it could race with is waiting too. That holds while
+ * the work waits on nothing but timers and promises, as here (Nango and Clari are in memory); with real
+ * I/O in flight, a request timeout would fire before the answer.
+ */
+async function settleOnFakeTimers<T>(work: Promise<T>): Promise<T> {
+    // Set from callbacks, which flow analysis does not see.
+    let settled = false as boolean;
+    work.then(
+        () => (settled = true),
+        () => (settled = true)
+    );
+    while (!settled) {
+        await vi.advanceTimersToNextTimerAsync();
+    }
+    return work;
 }
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

@@ -1,31 +1,44 @@
-import { describe, expect, it } from 'vitest';
-import { createRateLimiter } from '../rate-limiter.js';
-
-function blockEventLoop(ms: number): void {
-    const until = Date.now() + ms;
-    while (Date.now() < until) {
-        // busy on purpose: timers due meanwhile all fire late, together
-    }
-}
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createRateLimiter, MAX_TIMER_MS, sleep, startTimer } from '../rate-limiter.js';
+import { FakeClock } from './fake-clock.js';
 
 describe('createRateLimiter', () => {
     it('keeps requests 1/rate apart even when callers wake late together', async () => {
-        const limiter = createRateLimiter(20);
+        const clock = new FakeClock();
+        const limiter = createRateLimiter(20, clock);
         const granted: number[] = [];
         const callers = Array.from({ length: 12 }, async () => {
             await limiter.acquire();
-            granted.push(Date.now());
+            granted.push(clock.now());
         });
-        setTimeout(() => {
-            blockEventLoop(400);
-        }, 60);
-        await Promise.all(callers);
+        // A busy event loop: every caller due within these 400 ms wakes at its end, at once.
+        clock.startTimer(60, () => {
+            clock.jump(400);
+        });
+        await clock.run(Promise.all(callers));
         const gaps = granted.slice(1).map((time, index) => time - (granted[index] ?? 0));
-        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(49);
+        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(50);
+    });
+
+    it('sleeps whole milliseconds, which is all timers honour', async () => {
+        const clock = new FakeClock();
+        const limiter = createRateLimiter(3, clock);
+        await clock.run(Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]));
+        expect(clock.sleeps.length).toBeGreaterThan(0);
+        expect(clock.sleeps.every((ms) => Number.isInteger(ms))).toBe(true);
+    });
+
+    it('holds every caller back for the time a 429 asks', async () => {
+        const clock = new FakeClock();
+        const limiter = createRateLimiter(10, clock);
+        await clock.run(limiter.acquire());
+        limiter.throttled(3000);
+        await clock.run(limiter.acquire());
+        expect(clock.now()).toBe(3000);
     });
 
     it('halves the rate on a 429 and climbs back after successes', () => {
-        const limiter = createRateLimiter(10, () => 0);
+        const limiter = createRateLimiter(10, new FakeClock());
         limiter.throttled(0);
         limiter.throttled(0);
         expect(limiter.currentRate).toBe(2.5);
@@ -33,5 +46,56 @@ describe('createRateLimiter', () => {
             limiter.succeeded();
         }
         expect(limiter.currentRate).toBe(10);
+    });
+});
+
+describe('tiny rates', () => {
+    it("waits the whole interval of a very slow rate without ever asking for a wait past setTimeout's limit", async () => {
+        const clock = new FakeClock();
+        const limiter = createRateLimiter(1e-9, clock);
+        await clock.run(limiter.acquire());
+        await clock.run(limiter.acquire());
+        expect(clock.now()).toBe(1e12);
+        expect(Math.max(...clock.sleeps)).toBeLessThanOrEqual(MAX_TIMER_MS);
+    });
+
+    it('does not speed up on a 429 when configured below its throttled floor', () => {
+        const limiter = createRateLimiter(0.1, new FakeClock());
+        limiter.throttled(0);
+        expect(limiter.currentRate).toBe(0.1);
+    });
+
+    it('rejects a rate that is not positive and finite', () => {
+        for (const rate of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+            expect(() => createRateLimiter(rate)).toThrow(RangeError);
+        }
+    });
+});
+
+describe("the real clock past setTimeout's limit", () => {
+    // Fake timers copy Node here: a delay past 2^31-1 ms fires after 1 ms.
+    beforeEach(() => {
+        vi.useFakeTimers();
+    });
+    afterEach(() => {
+        vi.useRealTimers();
+    });
+
+    it('sleep waits the whole delay', async () => {
+        let done = false;
+        void sleep(3 * MAX_TIMER_MS).then(() => (done = true));
+        await vi.advanceTimersByTimeAsync(3 * MAX_TIMER_MS - 1);
+        expect(done).toBe(false);
+        await vi.advanceTimersByTimeAsync(1);
+        expect(done).toBe(true);
+    });
+
+    it('startTimer clamps the delay to the limit instead of firing at once', async () => {
+        const expired = vi.fn();
+        startTimer(2 ** 40, expired);
+        await vi.advanceTimersByTimeAsync(MAX_TIMER_MS - 1);
+        expect(expired).not.toHaveBeenCalled();
+        await vi.advanceTimersByTimeAsync(1);
+        expect(expired).toHaveBeenCalledOnce();
     });
 });
