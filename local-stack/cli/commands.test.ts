@@ -237,6 +237,14 @@ describe('configuration errors', () => {
             code: 2,
             mentions: /--metadata is not valid JSON/
         },
+        {
+            name: 'an invalid metadata value',
+            args: ['run', 'sync', '--', '--metadata', '{"backfillDays":0}'],
+            // Nothing listens on port 9: if the value got past the check, the run could not reach anything.
+            env: { ...CREDENTIALS, CLARI_BASE_URL: 'http://127.0.0.1:9' },
+            code: 2,
+            mentions: /--metadata: .*backfillDays/
+        },
         { name: 'a bad port', args: ['run', 'serve'], env: { NANGO_LOCAL_PORT: '70000' }, code: 2, mentions: /NANGO_LOCAL_PORT/ }
     ];
     for (const { name, args, env, code, mentions } of cases) {

@@ -1,3 +1,4 @@
+import { InvalidSyncOptionsError } from '../../nango-integrations/clari-copilot/options.js';
 import { StoreInUseError } from '../nango-server/index.js';
 import { ConfigError } from './config.js';
 
@@ -11,8 +12,13 @@ export function runCommand(name: string, main: () => Promise<void>): void {
         if (process.env['DEBUG'] && error instanceof Error && error.stack) {
             console.error(error.stack);
         }
-        process.exit(error instanceof ConfigError ? 2 : 1);
+        process.exit(exitCodeFor(error));
     });
+}
+
+/** 2 for what the user fixes in their configuration (metadata included, wherever it came from), else 1. */
+export function exitCodeFor(error: unknown): 1 | 2 {
+    return error instanceof ConfigError || error instanceof InvalidSyncOptionsError ? 2 : 1;
 }
 
 export function describeFailure(error: unknown): string {
