@@ -258,6 +258,28 @@ describe('configuration errors', () => {
         }, 60_000);
     }
 
+    it('reports credentials Clari rejects in one line naming the variables they come from, exit 1', async () => {
+        const emulator = await startClariEmulator({ port: 0, calls: 20, seed: 5, rate: 0 });
+        try {
+            const result = await runCommand(
+                'npm',
+                ['run', 'sync'],
+                cleanEnv({
+                    ...CREDENTIALS,
+                    CLARI_API_PASSWORD: 'not-the-password',
+                    CLARI_BASE_URL: emulator.url,
+                    NANGO_LOCAL_DB: tempDir('unauthorized-')
+                })
+            );
+            expect(result.code).toBe(1);
+            const lines = ownLines(result.stderr);
+            expect(lines, result.stderr).toHaveLength(1);
+            expect(lines[0]).toMatch(/HTTP 401.*CLARI_API_KEY and CLARI_API_PASSWORD/);
+        } finally {
+            await emulator.close();
+        }
+    }, 60_000);
+
     it('reports a port in use in one line', async () => {
         const store = await openStore({ dir: tempDir('busy-') });
         const busy = await startNangoServer({ store, secretKey: SECRET, port: 0 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ClariAuthError } from '../../nango-integrations/clari-copilot/clari-client.js';
 import { parseSyncOptions } from '../../nango-integrations/clari-copilot/options.js';
 import { ConfigError, parseSyncFlags } from './config.js';
-import { exitCodeFor } from './errors.js';
+import { describeFailure, exitCodeFor } from './errors.js';
 
 /** How the local commands turn failures into an exit code and one line, without spawning them. */
 
@@ -42,5 +42,14 @@ describe('--metadata values', () => {
     it('passes valid values and unknown keys through unchanged (the sync warns about unknown keys)', () => {
         const flags = parseSyncFlags(['--metadata', '{"backfillDays":30,"backfilDays":90}'], 'usage');
         expect(flags).toEqual({ help: false, metadata: { backfillDays: 30, backfilDays: 90 } });
+    });
+});
+
+describe('a 401 from Clari, run locally', () => {
+    it('names the variables the local commands read the credentials from', () => {
+        const line = describeFailure(new ClariAuthError(401));
+        expect(line).toContain('HTTP 401');
+        expect(line).toContain('CLARI_API_KEY');
+        expect(line).toContain('CLARI_API_PASSWORD');
     });
 });
