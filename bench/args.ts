@@ -10,8 +10,13 @@ export const USAGE = `npm run bench -- [options]
   --baseline-speed K        speed of the 300 ms ours-vs-naive comparison (default: --speed). The naive run's own per-call
                             cost (one store write per record) does not shrink with K, so above 1 its time is overstated
   --seed S                  emulator dataset seed (default 42)
-  --render                  run nothing: redraw the charts, summary.md and targets from bench/results/latest.json
+  --publish                 write to bench/results/ (tracked, quoted by the README) instead of bench/out/ (ignored by git)
+  --render                  run nothing: redraw the charts, summary.md and targets from latest.json in the output folder
   --help`;
+
+/** Where a run's files go, relative to the repository: a scratch folder unless the run is meant for the README. */
+export const OUTPUT_DIRS = { scratch: 'bench/out', published: 'bench/results' } as const;
+export type OutputDir = (typeof OUTPUT_DIRS)[keyof typeof OUTPUT_DIRS];
 
 export interface BenchArgs {
     sizes: number[];
@@ -36,7 +41,7 @@ function parseWith<T>(schema: z.ZodType<T>, flag: string, value: string): T {
     return result.data;
 }
 
-export type BenchCommand = { kind: 'help' } | { kind: 'render' } | { kind: 'run'; args: BenchArgs };
+export type BenchCommand = { kind: 'help' } | { kind: 'render'; outDir: OutputDir } | { kind: 'run'; args: BenchArgs; outDir: OutputDir };
 
 export function parseBenchArgs(argv: readonly string[]): BenchCommand {
     let parsed;
@@ -49,6 +54,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchCommand {
                 'baseline-max': { type: 'string' },
                 'baseline-speed': { type: 'string' },
                 seed: { type: 'string' },
+                publish: { type: 'boolean' },
                 render: { type: 'boolean' },
                 help: { type: 'boolean' }
             },
@@ -62,8 +68,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchCommand {
     if (values.help === true) {
         return { kind: 'help' };
     }
+    const outDir = values.publish === true ? OUTPUT_DIRS.published : OUTPUT_DIRS.scratch;
     if (values.render === true) {
-        return { kind: 'render' };
+        return { kind: 'render', outDir };
     }
     const sizes = (values.sizes ?? '1000')
         .split(',')
@@ -81,7 +88,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchCommand {
         baselineSpeed: parseWith(speedSchema, 'baseline-speed', values['baseline-speed'] ?? String(speed)),
         seed: parseWith(z.coerce.number().int().min(0), 'seed', values.seed ?? '42')
     };
-    return { kind: 'run', args };
+    return { kind: 'run', args, outDir };
 }
 
 /** The command line that reproduces a run, every option spelled out. */

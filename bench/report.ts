@@ -349,11 +349,11 @@ export const recordedRunSchema = z.object({
 });
 export type RecordedRun = z.infer<typeof recordedRunSchema>;
 
-function otherRunsMarkdown(others: readonly RecordedRun[]): string[] {
+function otherRunsMarkdown(others: readonly RecordedRun[], dir: string): string[] {
     if (others.length === 0) {
         return [];
     }
-    const lines = ['**Other runs on record** (`bench/results/run-*.json`)', ''];
+    const lines = [`**Other runs on record** (\`${dir}/run-*.json\`)`, ''];
     for (const run of others) {
         lines.push(
             `\`${run.command}\` (${run.generatedAt.slice(0, 16).replace('T', ' ')} UTC):`,
@@ -367,7 +367,7 @@ function otherRunsMarkdown(others: readonly RecordedRun[]): string[] {
     return lines;
 }
 
-export function summaryMarkdown(results: BenchResults, others: readonly RecordedRun[] = []): string {
+export function summaryMarkdown(results: BenchResults, others: readonly RecordedRun[] = [], othersDir = 'bench/results'): string {
     const dataset = results.sizes.map(
         (size) => `${size.n}: mean ${fixed(size.dataset.meanDetailKb, 1)} KB, max ${fixed(size.dataset.maxDetailKb, 0)} KB`
     );
@@ -406,6 +406,6 @@ export function summaryMarkdown(results: BenchResults, others: readonly Recorded
         'Charts: [`bench/results/time-vs-n.svg`](bench/results/time-vs-n.svg), [`bench/results/memory-vs-n.svg`](bench/results/memory-vs-n.svg); ' +
             'raw figures: [`bench/results/latest.json`](bench/results/latest.json).',
         '',
-        ...otherRunsMarkdown(others)
+        ...otherRunsMarkdown(others, othersDir)
     ].join('\n');
 }

@@ -1,11 +1,12 @@
 import { setMaxListeners } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
 import * as prettier from 'prettier';
 
-import { USAGE, UsageError, commandLine, parseBenchArgs, type BenchArgs } from './args.js';
+import { OUTPUT_DIRS, USAGE, UsageError, commandLine, parseBenchArgs, type BenchArgs, type OutputDir } from './args.js';
 import { renderCharts } from './charts.js';
 import {
     BenchEmulator,
@@ -35,10 +36,9 @@ import {
  * realistic latency, then an incremental run with no change, a reconciliation, a reconciliation after every
  * payload was pruned, an incremental run with 1% changed (on the pruned store), and
  * the naive baseline at a fixed 300 ms detail latency. Each sync runs in a child process (sync-child.ts).
- * See USAGE in args.ts for the flags and bench/results/summary.md for the latest figures.
+ * See USAGE in args.ts for the flags and bench/results/summary.md for the latest published figures.
  */
 
-const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
 const CONNECTION_ID = 'bench';
 /** Incremental runs must not turn into a reconciliation because a period boundary fell between two runs. */
 const NO_RECONCILE_HOURS = 720;
@@ -121,13 +121,13 @@ async function prettierFormatted(text: string, file: string): Promise<string> {
     return prettier.format(text, { ...options, filepath: file });
 }
 
-/** Earlier runs with other settings (bench/results/run-*.json), quoted in summary.md next to this one. */
-async function otherRecordedRuns(except: string): Promise<RecordedRun[]> {
-    const names = (await readdir(RESULTS_DIR)).filter((name) => /^run-.*\.json$/.test(name) && name !== except).sort();
+/** Earlier runs with other settings (run-*.json in the same folder), quoted in summary.md next to this one. */
+async function otherRecordedRuns(dir: string, except: string): Promise<RecordedRun[]> {
+    const names = (await readdir(dir)).filter((name) => /^run-.*\.json$/.test(name) && name !== except).sort();
     const runs: RecordedRun[] = [];
     for (const name of names) {
         try {
-            const parsed = recordedRunSchema.safeParse(JSON.parse(await readFile(path.join(RESULTS_DIR, name), 'utf8')));
+            const parsed = recordedRunSchema.safeParse(JSON.parse(await readFile(path.join(dir, name), 'utf8')));
             if (parsed.success) {
                 runs.push(parsed.data);
             }
@@ -138,25 +138,32 @@ async function otherRecordedRuns(except: string): Promise<RecordedRun[]> {
     return runs;
 }
 
-/** Writes latest.json (and its run-*.json copy), both charts and summary.md, then prints the report. */
-async function writeOutputs(results: BenchResults): Promise<void> {
+/** Writes latest.json (and its run-*.json copy), both charts and summary.md into `outDir`, then prints the report. */
+async function writeOutputs(results: BenchResults, outDir: OutputDir): Promise<void> {
     const { args } = results;
-    await mkdir(RESULTS_DIR, { recursive: true });
+    const dir = path.join(REPO_ROOT, outDir);
+    await mkdir(dir, { recursive: true });
     const charts = await renderCharts(results);
     const json = `${JSON.stringify(results, null, 2)}\n`;
-    await writeFile(path.join(RESULTS_DIR, 'latest.json'), json);
+    await writeFile(path.join(dir, 'latest.json'), json);
     const runFile = `run-n${args.sizes.join('-')}-x${args.speed}-b${args.baselineSpeed}.json`;
-    await writeFile(path.join(RESULTS_DIR, runFile), json);
-    await writeFile(path.join(RESULTS_DIR, 'time-vs-n.svg'), charts.time);
-    await writeFile(path.join(RESULTS_DIR, 'memory-vs-n.svg'), charts.memory);
-    const summaryFile = path.join(RESULTS_DIR, 'summary.md');
-    await writeFile(summaryFile, await prettierFormatted(summaryMarkdown(results, await otherRecordedRuns(runFile)), summaryFile));
+    await writeFile(path.join(dir, runFile), json);
+    await writeFile(path.join(dir, 'time-vs-n.svg'), charts.time);
+    await writeFile(path.join(dir, 'memory-vs-n.svg'), charts.memory);
+    const summaryFile = path.join(dir, 'summary.md');
+    await writeFile(
+        summaryFile,
+        await prettierFormatted(summaryMarkdown(results, await otherRecordedRuns(dir, runFile), outDir), summaryFile)
+    );
 
     console.log(consoleReport(results));
     console.log(
-        `\nWrote bench/results/latest.json, ${runFile}, time-vs-n.svg, memory-vs-n.svg, summary.md ` +
+        `\nWrote ${outDir}/latest.json, ${runFile}, time-vs-n.svg, memory-vs-n.svg, summary.md ` +
             `(bench ran ${(results.totalBenchSeconds / 60).toFixed(1)} min).`
     );
+    if (outDir !== OUTPUT_DIRS.published) {
+        console.log(`${outDir}/ is not tracked by git; --publish writes to ${OUTPUT_DIRS.published}/, which the README quotes.`);
+    }
 }
 
 async function runBench(args: BenchArgs): Promise<BenchResults> {
@@ -197,12 +204,16 @@ async function main(): Promise<void> {
         return;
     }
     if (command.kind === 'render') {
-        const results = JSON.parse(await readFile(path.join(RESULTS_DIR, 'latest.json'), 'utf8')) as BenchResults;
+        const latest = path.join(REPO_ROOT, command.outDir, 'latest.json');
+        if (!existsSync(latest)) {
+            throw new UsageError(`--render: there is no ${command.outDir}/latest.json yet; run the bench first`);
+        }
+        const results = JSON.parse(await readFile(latest, 'utf8')) as BenchResults;
         results.targets = evaluateTargets(results.sizes, results.args);
-        await writeOutputs(results);
+        await writeOutputs(results, command.outDir);
         return;
     }
-    await writeOutputs(await runBench(command.args));
+    await writeOutputs(await runBench(command.args), command.outDir);
 }
 
 main().catch((error: unknown) => {

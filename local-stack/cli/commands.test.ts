@@ -237,6 +237,14 @@ describe('configuration errors', () => {
             code: 2,
             mentions: /--metadata is not valid JSON/
         },
+        {
+            name: 'an invalid metadata value',
+            args: ['run', 'sync', '--', '--metadata', '{"backfillDays":0}'],
+            // Nothing listens on port 9: if the value got past the check, the run could not reach anything.
+            env: { ...CREDENTIALS, CLARI_BASE_URL: 'http://127.0.0.1:9' },
+            code: 2,
+            mentions: /--metadata: .*backfillDays/
+        },
         { name: 'a bad port', args: ['run', 'serve'], env: { NANGO_LOCAL_PORT: '70000' }, code: 2, mentions: /NANGO_LOCAL_PORT/ }
     ];
     for (const { name, args, env, code, mentions } of cases) {
@@ -249,6 +257,28 @@ describe('configuration errors', () => {
             expect(result.stderr).not.toMatch(/\n\s+at /);
         }, 60_000);
     }
+
+    it('reports credentials Clari rejects in one line naming the variables they come from, exit 1', async () => {
+        const emulator = await startClariEmulator({ port: 0, calls: 20, seed: 5, rate: 0 });
+        try {
+            const result = await runCommand(
+                'npm',
+                ['run', 'sync'],
+                cleanEnv({
+                    ...CREDENTIALS,
+                    CLARI_API_PASSWORD: 'not-the-password',
+                    CLARI_BASE_URL: emulator.url,
+                    NANGO_LOCAL_DB: tempDir('unauthorized-')
+                })
+            );
+            expect(result.code).toBe(1);
+            const lines = ownLines(result.stderr);
+            expect(lines, result.stderr).toHaveLength(1);
+            expect(lines[0]).toMatch(/HTTP 401.*CLARI_API_KEY and CLARI_API_PASSWORD/);
+        } finally {
+            await emulator.close();
+        }
+    }, 60_000);
 
     it('reports a port in use in one line', async () => {
         const store = await openStore({ dir: tempDir('busy-') });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { InvalidSyncOptionsError, parseSyncOptions } from '../../nango-integrations/clari-copilot/options.js';
 import { DAY_MS, DEFAULT_STORE_DIR, type AutoPruneOptions } from '../nango-server/index.js';
 
 /** A problem the user fixes in their configuration; printed as one line, never as a stack trace. */
@@ -128,6 +129,13 @@ export function parseMetadata(inline: string | undefined, file: string | undefin
     const asObject = z.record(z.string(), z.unknown()).safeParse(parsed);
     if (!asObject.success) {
         throw new ConfigError(`${source} must be a JSON object, e.g. '{"backfillDays":90}'`);
+    }
+    // Checked here too, with the sync's own rules, so that a bad value stops the command before it starts
+    // anything; unknown keys pass, and the sync warns about them.
+    try {
+        parseSyncOptions(asObject.data);
+    } catch (error) {
+        throw error instanceof InvalidSyncOptionsError ? new ConfigError(`${source}: ${error.message}`) : error;
     }
     return asObject.data;
 }

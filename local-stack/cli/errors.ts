@@ -1,3 +1,5 @@
+import { ClariAuthError } from '../../nango-integrations/clari-copilot/clari-client.js';
+import { InvalidSyncOptionsError } from '../../nango-integrations/clari-copilot/options.js';
 import { StoreInUseError } from '../nango-server/index.js';
 import { ConfigError } from './config.js';
 
@@ -11,13 +13,22 @@ export function runCommand(name: string, main: () => Promise<void>): void {
         if (process.env['DEBUG'] && error instanceof Error && error.stack) {
             console.error(error.stack);
         }
-        process.exit(error instanceof ConfigError ? 2 : 1);
+        process.exit(exitCodeFor(error));
     });
+}
+
+/** 2 for what the user fixes in their configuration (metadata included, wherever it came from), else 1. */
+export function exitCodeFor(error: unknown): 1 | 2 {
+    return error instanceof ConfigError || error instanceof InvalidSyncOptionsError ? 2 : 1;
 }
 
 export function describeFailure(error: unknown): string {
     if (error instanceof ConfigError || error instanceof StoreInUseError) {
         return error.message;
+    }
+    if (error instanceof ClariAuthError) {
+        // The sync's message speaks of a Nango connection; locally the pair comes from these two variables.
+        return `${error.message} Locally, they are CLARI_API_KEY and CLARI_API_PASSWORD (in the environment or .env).`;
     }
     const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
     if (code === 'EADDRINUSE' && error instanceof Error) {

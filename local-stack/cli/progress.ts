@@ -3,12 +3,16 @@ import type { RunnerEvent } from '../runner/run-sync.js';
 
 const RATE_WINDOW_MS = 5_000;
 
+type OutputStream = NodeJS.WritableStream & { isTTY?: boolean };
+
 /**
  * Live progress of one sync run, fed by the runner's events. The sync itself reports its size
  * (`window: matched=N`) and each finished page (`page: listed=N … fetched=N`) in its logs; requests,
- * retries and saves come from the runner. Warnings and errors are printed above the bar.
+ * retries and saves come from the runner. Those counters and the final summary line are what the bar and
+ * the caller show; every other line the sync logs is printed as it arrives, above the bar on a terminal.
  */
 export class SyncProgress {
+    private readonly stream: OutputStream;
     private readonly bars: cliProgress.MultiBar;
     private readonly bar: cliProgress.SingleBar;
     private readonly requestTimes: number[] = [];
@@ -22,7 +26,8 @@ export class SyncProgress {
     summaryLine: string | null = null;
     errorLine: string | null = null;
 
-    constructor(stream: NodeJS.WriteStream = process.stdout) {
+    constructor(stream: OutputStream = process.stdout) {
+        this.stream = stream;
         this.bars = new cliProgress.MultiBar(
             {
                 stream,
@@ -63,6 +68,10 @@ export class SyncProgress {
 
     stop(): void {
         this.refresh();
+        if (this.stream.isTTY === true) {
+            // MultiBar.stop() discards whatever log() buffered since the last redraw; a redraw writes it out first.
+            this.bars.update();
+        }
         this.bars.stop();
     }
 
@@ -77,8 +86,18 @@ export class SyncProgress {
             this.summaryLine = message;
             const retries = /retries=(\d+)/.exec(message);
             this.retries = retries ? Number(retries[1]) : this.retries;
-        } else if (level === 'warn' || level === 'error') {
-            this.bars.log(`${level}: ${message}\n`);
+        } else {
+            this.print(level === 'info' ? message : `${level}: ${message}`);
+        }
+    }
+
+    private print(line: string): void {
+        if (this.stream.isTTY === true) {
+            // On a terminal the bar is redrawn in place: lines must go through it to land above the bar.
+            this.bars.log(`${line}\n`);
+        } else {
+            // Without a terminal the bar is only a line every few seconds; writing at once keeps the order.
+            this.stream.write(`${line}\n`);
         }
     }
 

@@ -1,20 +1,20 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { OpenAPIBackend } from 'openapi-backend';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createClariEmulator, type ClariEmulator } from './server.js';
 import { listAll, request, type CallsPage, type ListedCall } from './test-helpers.js';
 
 /**
- * Validates real emulator responses against Clari's published OpenAPI spec. The spec is patched only where
- * shared/reference/clari-copilot-api.md documents that real payloads differ; everything else must match, and
- * the patch also forbids properties the spec does not define.
+ * Checks the emulator against clari-copilot-openapi.yml, this project's restatement of Clari's published
+ * spec for /calls and /call-details: every parameter's bounds, enums and defaults are probed, and real
+ * responses are validated with openapi-backend. The response schemas are patched only where real payloads
+ * are known to differ (README.md, "Where the facts come from"); everything else must match, and the patch
+ * also forbids properties the document does not define.
  */
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const SPEC_PATH = path.resolve(repoRoot, '../shared/reference/clari-copilot-openapi.yml');
+const SPEC_PATH = new URL('./clari-copilot-openapi.yml', import.meta.url);
 
 type Schema = Record<string, unknown>;
 
@@ -46,33 +46,31 @@ function dereference(node: unknown, root: Schema): unknown {
     return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, dereference(value, root)]));
 }
 
+function loadSpec(): Schema {
+    return yaml.load(readFileSync(SPEC_PATH, 'utf8')) as Schema;
+}
+
 function patchedSpec(): Schema {
-    const spec = yaml.load(readFileSync(SPEC_PATH, 'utf8')) as Schema;
+    const spec = loadSpec();
     const schemas = child(spec, 'components', 'schemas');
     const properties = (name: string): Schema => child(schemas, name, 'properties');
 
-    // Not deviations, just making the spec usable: openapi-backend needs operationIds, and `type: float` is not
-    // a JSON Schema type (the spec means a number).
-    child(spec, 'paths', '/calls', 'get')['operationId'] = 'listCalls';
-    child(spec, 'paths', '/call-details', 'get')['operationId'] = 'getCallDetails';
-    child(schemas, 'Category', 'properties', 'phrases_matched', 'items', 'properties')['time'] = { type: 'number' };
-
-    // Documented deviation: `type` can be RECORDING (in the spec's APICallType, not CallType).
+    // Observed deviation (README.md): `type` can be RECORDING (in the spec's APICallType, not CallType).
     properties('Call')['type'] = { anyOf: [schemas['CallType'], schemas['APICallType']] };
-    // Documented deviation: personId arrives as a number or as a (numeric) string.
+    // Observed deviation (README.md): personId arrives as a number or as a (numeric) string.
     properties('CallUser')['personId'] = numericOrString;
     properties('CallParticipant')['personId'] = numericOrString;
     properties('JoinedParticipant')['personId'] = numericOrString;
     properties('CompetitorSentiments')['personId'] = numericOrString;
     const detailsExtra = child(schemas, 'CallDetails', 'allOf', '1', 'properties');
     child(detailsExtra, 'transcript', 'items', 'properties')['personId'] = numericOrString;
-    // Documented deviation: summary timestamps are numbers, numeric strings or the string "NaN".
+    // Observed deviation (README.md): summary timestamps are numbers, numeric strings or the string "NaN".
     const looseTimestamp = { oneOf: [{ type: 'number' }, { type: 'string', pattern: '^([0-9]+(\\.[0-9]+)?|NaN)$' }] };
     for (const name of ['SummaryTopics', 'SummaryActionItems']) {
         properties(name)['start_timestamp'] = looseTimestamp;
         properties(name)['end_timestamp'] = looseTimestamp;
     }
-    // Documented deviation: `audio_url: null` appears (a call without recording).
+    // Observed deviation (README.md): `audio_url: null` appears (a call without recording).
     properties('Call')['audio_url'] = { type: 'string', nullable: true };
 
     // Tightening: no property the spec does not define. CallDetails' allOf is flattened so this can apply to it.
@@ -122,7 +120,97 @@ function problems(api: OpenAPIBackend, operationId: string, body: unknown, statu
     return (result.errors ?? []).map((error) => `${error.instancePath} ${error.message ?? ''} ${JSON.stringify(error.params)}`);
 }
 
-describe('conformance with the Clari Copilot OpenAPI spec', () => {
+const parameterSchema = z.object({
+    type: z.enum(['integer', 'string', 'boolean', 'array']),
+    minimum: z.number().optional(),
+    maximum: z.number().optional(),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    enum: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(),
+    format: z.string().optional(),
+    items: z.object({ type: z.string(), enum: z.array(z.string()).optional() }).optional()
+});
+const parametersSchema = z.array(
+    z.object({ name: z.string(), in: z.literal('query'), required: z.boolean().optional(), schema: parameterSchema })
+);
+type Parameter = z.infer<typeof parametersSchema>[number];
+
+interface Probe {
+    value: string;
+    status: 200 | 400;
+    why: string;
+}
+
+/** Values the document accepts and values it rules out, for one query parameter. */
+function probes({ schema }: Parameter): Probe[] {
+    const found: Probe[] = [];
+    const { minimum, maximum } = schema;
+    if (schema.type === 'integer') {
+        found.push({ value: '2.5', status: 400, why: 'not an integer' });
+    }
+    if (minimum !== undefined) {
+        found.push(
+            { value: String(minimum), status: 200, why: 'its minimum' },
+            { value: String(minimum - 1), status: 400, why: 'below its minimum' }
+        );
+    }
+    if (maximum !== undefined) {
+        found.push(
+            { value: String(maximum), status: 200, why: 'its maximum' },
+            { value: String(maximum + 1), status: 400, why: 'above its maximum' }
+        );
+    }
+    const allowed = schema.enum ?? schema.items?.enum;
+    if (allowed !== undefined) {
+        found.push(...allowed.map((value) => ({ value: String(value), status: 200 as const, why: 'a listed value' })));
+        found.push({ value: 'NOT_LISTED', status: 400, why: 'not a listed value' });
+    }
+    if (schema.format === 'date-time') {
+        found.push(
+            { value: '2024-03-01T00:00:00Z', status: 200, why: 'a date-time' },
+            { value: 'yesterday', status: 400, why: 'not a date-time' }
+        );
+    }
+    return found;
+}
+
+/**
+ * Every way the emulator's query handling disagrees with the document's parameters: bounds, enums,
+ * date-time formats, required parameters, and defaults (leaving a parameter out must answer exactly as
+ * passing its default). `base` is a query every request of the operation carries.
+ */
+async function parameterMismatches(spec: Schema, emulator: ClariEmulator, path: string, base: string): Promise<string[]> {
+    const parameters = parametersSchema.parse(child(dereference(spec, spec), 'paths', path, 'get')['parameters']);
+    const mismatches: string[] = [];
+    const get = (query: string): Promise<{ status: number; raw: string }> =>
+        request(emulator, `${path}?${[base, query].filter((part) => part !== '').join('&')}`);
+    for (const parameter of parameters) {
+        const { name } = parameter;
+        if (parameter.required) {
+            const without = await request(emulator, path);
+            if (without.status !== 400) {
+                mismatches.push(`GET ${path} without ${name} answered ${without.status}, the document requires ${name}`);
+            }
+        }
+        for (const probe of probes(parameter)) {
+            const response = await get(`${name}=${encodeURIComponent(probe.value)}`);
+            if (response.status !== probe.status) {
+                mismatches.push(`${name}=${probe.value} (${probe.why}) answered ${response.status}, the document means ${probe.status}`);
+            }
+        }
+        if (parameter.schema.default !== undefined) {
+            const omitted = await get('');
+            const given = await get(`${name}=${encodeURIComponent(String(parameter.schema.default))}`);
+            if (omitted.status !== 200 || given.raw !== omitted.raw) {
+                mismatches.push(`leaving ${name} out does not answer as its default ${String(parameter.schema.default)} does`);
+            }
+        }
+    }
+    return mismatches;
+}
+
+type Json = Record<string, unknown>;
+
+describe('conformance with the Clari Copilot OpenAPI document', () => {
     let emulator: ClariEmulator;
     let api: OpenAPIBackend;
     let listed: ListedCall[];
@@ -156,7 +244,53 @@ describe('conformance with the Clari Copilot OpenAPI spec', () => {
         }
     });
 
-    it('error bodies are JSON objects as the spec says', async () => {
+    it('honours every parameter bound, enum, date-time format, requirement and default the document states', async () => {
+        const spec = loadSpec();
+        expect(await parameterMismatches(spec, emulator, '/calls', '')).toEqual([]);
+        expect(await parameterMismatches(spec, emulator, '/call-details', `id=${listed[0]?.id ?? ''}`)).toEqual([]);
+    });
+
+    it('notices when the emulator and the document disagree on a parameter', async () => {
+        const drifted = loadSpec();
+        const parameters = child(drifted, 'paths', '/calls', 'get', 'parameters');
+        // Edits the document in place: zod would hand back copies.
+        const schemaOf = (name: string): Json => {
+            const index = Object.values(parameters).findIndex((parameter) => (parameter as Json)['name'] === name);
+            return child(parameters, String(index), 'schema');
+        };
+        schemaOf('limit')['maximum'] = 50;
+        schemaOf('skip')['maximum'] = 20_000;
+        schemaOf('includePagination')['default'] = false;
+        const statuses = z.array(z.string()).parse(child(drifted, 'components', 'schemas', 'CallStatus')['enum']);
+        child(drifted, 'components', 'schemas', 'CallStatus')['enum'] = [...statuses, 'ARCHIVED'];
+
+        const mismatches = (await parameterMismatches(drifted, emulator, '/calls', '')).join('\n');
+        expect(mismatches).toContain('limit=51 (above its maximum) answered 200');
+        expect(mismatches).toContain('skip=20000 (its maximum) answered 400');
+        expect(mismatches).toContain('filterStatus=ARCHIVED (a listed value) answered 400');
+        expect(mismatches).toContain('leaving includePagination out');
+    });
+
+    it.each<[string, (call: Json, pagination: Json) => void, string]>([
+        ['a status outside CallStatus', (call) => (call['status'] = 'ARCHIVED'), '/calls/0/status'],
+        ['an unknown disposition', (call) => (call['disposition'] = 'HUNG_UP'), '/calls/0/disposition'],
+        ['an unknown bot_not_join_reason', (call) => (call['bot_not_join_reason'] = ['ASLEEP']), '/calls/0/bot_not_join_reason/0'],
+        ['a time that is not a date-time', (call) => (call['time'] = 'yesterday'), '/calls/0/time'],
+        ['a fractional call_duration', (call) => (call['metrics'] = { call_duration: 12.5 }), '/calls/0/metrics/call_duration'],
+        ['a numeric CRM deal id', (call) => (call['crm_info'] = { deal_id: 42 }), '/calls/0/crm_info/deal_id'],
+        ['a property the document does not define', (call) => (call['duration_minutes'] = 3), 'duration_minutes'],
+        ['matched as a string', (_call, pagination) => (pagination['matched'] = '12'), '/pagination/matched'],
+        ['nextPageSkip as a string', (_call, pagination) => (pagination['nextPageSkip'] = '25'), '/pagination/nextPageSkip'],
+        ['an undocumented pagination field', (_call, pagination) => (pagination['total'] = 12), 'total']
+    ])('fails a /calls page that drifted from the document: %s', (_what, drift, where) => {
+        const call = structuredClone(listed[0]) as unknown as Json;
+        const pagination: Json = { matched: 1, hasMore: false };
+        expect(problems(api, 'listCalls', { calls: [call], pagination })).toEqual([]);
+        drift(call, pagination);
+        expect(problems(api, 'listCalls', { calls: [call], pagination }).join('\n')).toContain(where);
+    });
+
+    it('error bodies are JSON objects as the document says', async () => {
         const notFound = await request(emulator, '/call-details?id=does-not-exist');
         const badRequest = await request(emulator, '/calls?limit=101');
         expect(problems(api, 'getCallDetails', notFound.body, 404)).toEqual([]);

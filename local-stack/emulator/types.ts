@@ -1,5 +1,5 @@
 /**
- * Shapes of Clari Copilot payloads as real responses carry them (see shared/reference/clari-copilot-api.md),
+ * Shapes of Clari Copilot payloads as real responses carry them (README.md, "Where the facts come from"),
  * which differ from the published spec in a few documented places: personId may be a number or a string,
  * summary timestamps may be numbers, numeric strings or "NaN", and `type` may be RECORDING.
  */

@@ -1,0 +1,75 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { RunnerEvent } from '../runner/run-sync.js';
+import { SyncProgress } from './progress.js';
+
+/** What a sync run says, then stop() at once: lines logged just before the end are the ones at risk. */
+
+function capture(isTTY: boolean): { stream: Writable & { isTTY: boolean; columns: number }; text: () => string } {
+    const chunks: string[] = [];
+    const stream = Object.assign(
+        new Writable({
+            write(chunk: Buffer | string, _encoding, done): void {
+                chunks.push(chunk.toString());
+                done();
+            }
+        }),
+        { isTTY, columns: 200 }
+    );
+    return { stream, text: () => chunks.join('') };
+}
+
+const log = (level: string, message: string): RunnerEvent => ({ type: 'log', level, message });
+
+const SAID = [
+    log('warn', 'Ignoring connection metadata keys this sync does not use: backfilDays'),
+    log('info', 'Starting initial run: 2025-06-01T12:00:00.000Z → 2026-06-01T12:00:00.000Z'),
+    log('info', 'window: matched=3'),
+    log('warn', 'Skipped invalid call call-17 from GET /calls: time: Invalid ISO datetime'),
+    log('error', 'Skipped call call-42 for now: GET /call-details failed after 6 attempt(s): HTTP 502'),
+    log('info', 'page: listed=3 unchanged=0 fetched=1 saved=1 invalid=1 gone=1'),
+    log('info', 'Deleted 1 call(s) Clari no longer serves (404): call-99'),
+    log('info', 'Clari Copilot calls sync (initial) finished in 1.0s: listed=3 saved=1 invalid=1 deleted=1 failed=1 retries=5')
+];
+
+const EXPECTED_LINES = [
+    'warn: Ignoring connection metadata keys this sync does not use: backfilDays',
+    'Starting initial run: 2025-06-01T12:00:00.000Z → 2026-06-01T12:00:00.000Z',
+    'warn: Skipped invalid call call-17 from GET /calls: time: Invalid ISO datetime',
+    'error: Skipped call call-42 for now: GET /call-details failed after 6 attempt(s): HTTP 502',
+    'Deleted 1 call(s) Clari no longer serves (404): call-99'
+];
+
+describe('SyncProgress', () => {
+    for (const isTTY of [false, true]) {
+        it(`prints every line the sync logs once, in order, even right before stop() (${isTTY ? 'terminal' : 'pipe'})`, () => {
+            const output = capture(isTTY);
+            const progress = new SyncProgress(output.stream);
+            SAID.forEach(progress.onEvent);
+            progress.stop();
+
+            const text = output.text();
+            const positions = EXPECTED_LINES.map((line) => text.indexOf(line));
+            expect(positions, text).not.toContain(-1);
+            expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+            for (const line of EXPECTED_LINES) {
+                expect(text.split(line).length - 1, line).toBe(1);
+            }
+        });
+    }
+
+    it('shows the counters in the bar and keeps the summary for the caller instead of echoing them', () => {
+        const output = capture(false);
+        const progress = new SyncProgress(output.stream);
+        SAID.forEach(progress.onEvent);
+        progress.stop();
+
+        const text = output.text();
+        expect(text).not.toContain('window: matched');
+        expect(text).not.toContain('page: listed');
+        expect(text).not.toContain('finished in');
+        expect(text).toContain('listed 3/3');
+        expect(text).toContain('retries 5');
+        expect(progress.summaryLine).toMatch(/^Clari Copilot calls sync \(initial\) finished/);
+    });
+});
