@@ -14,6 +14,14 @@ import { createHarness, daysAgo, integrationDir, prunedRecord } from './harness.
 
 const MINUTE_MS = 60_000;
 
+// Pacing runs on fake time (harness.run fires the timers), so no test waits for the rate limiter.
+beforeEach(() => {
+    vi.useFakeTimers();
+});
+afterEach(() => {
+    vi.useRealTimers();
+});
+
 function detailIds(harness: ReturnType<typeof createHarness>): string[] {
     return harness.clari.requests.filter((request) => request.endpoint === '/call-details').map((request) => String(request.params['id']));
 }
@@ -137,11 +145,7 @@ describe('a reconciliation over pruned records', () => {
 describe('an incremental run over pruned records', () => {
     // Mid-way through a 30-day reconciliation period, so the run an hour after the last one is incremental.
     beforeEach(() => {
-        vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
         vi.setSystemTime(new Date('2026-06-15T12:00:00.000Z'));
-    });
-    afterEach(() => {
-        vi.useRealTimers();
     });
 
     it('costs what it costs on a fresh store: list pages, and details only for what changed', async () => {
