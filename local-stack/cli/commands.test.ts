@@ -213,6 +213,108 @@ describe('npm start', () => {
     }, 150_000);
 });
 
+describe('npm run sync beside a running npm run serve', () => {
+    let emulator: RunningClariEmulator;
+    let port: number;
+    const storeDir = tempDir('serve-and-sync-');
+    let serve: ReturnType<typeof startCommand>;
+    let served: ReturnType<typeof collect>;
+    let nango: Nango;
+    const syncEnv = (): NodeJS.ProcessEnv =>
+        cleanEnv({ NANGO_LOCAL_PORT: String(port), NANGO_LOCAL_DB: storeDir, NANGO_SECRET_KEY_DEV: SECRET });
+    const slowSync = (rate: number) =>
+        startCommand('npm', ['run', 'sync', '--', '--metadata', JSON.stringify({ maxRequestsPerSecond: rate })], syncEnv());
+
+    beforeAll(async () => {
+        emulator = await startClariEmulator({ port: 0, calls: 300, seed: 11, rate: 0 });
+        port = await freePort();
+        serve = startCommand(
+            'npm',
+            ['run', 'serve'],
+            cleanEnv({
+                ...CREDENTIALS,
+                CLARI_BASE_URL: emulator.url,
+                NANGO_LOCAL_PORT: String(port),
+                NANGO_LOCAL_DB: storeDir,
+                NANGO_SECRET_KEY_DEV: SECRET
+            })
+        );
+        served = collect(serve);
+        await waitFor(() => served.output().stdout.includes('Ctrl-C to stop'), 60_000, 'npm run serve to listen');
+        expect(served.output().stdout).toContain('Registered connection local');
+        nango = new Nango({ secretKey: SECRET, host: `http://127.0.0.1:${port}` });
+    }, 90_000);
+
+    afterAll(async () => {
+        if (serve.pid !== undefined) {
+            process.kill(-serve.pid, 'SIGINT');
+        }
+        await served.done;
+        await emulator.close();
+    });
+
+    it('syncs through the server without credentials; the records API follows each batch; a second run waits its turn', async () => {
+        const first = slowSync(15);
+        const firstOutput = collect(first);
+        const counts: number[] = [];
+        let refused: Awaited<ReturnType<typeof runCommand>> | undefined;
+        let finished = false;
+        void firstOutput.done.then(() => (finished = true));
+        while (!finished) {
+            counts.push((await allIds(nango)).length);
+            if (refused === undefined && (counts.at(-1) ?? 0) > 0) {
+                refused = await runCommand('npm', ['run', 'sync'], syncEnv());
+            }
+            await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        const result = await firstOutput.done;
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stdout).toMatch(/Syncing through the local Nango at http:\/\/127\.0\.0\.1:\d+/);
+        expect(result.stdout).toMatch(/Clari Copilot calls sync \(initial\) finished .* failed=0/);
+
+        const truth = await groundTruth(emulator);
+        const final = await allIds(nango);
+        const expected = truth.filter(
+            (call) => !call.private && Date.parse(call.time) > Date.now() - YEAR_MS && Date.parse(call.time) < Date.now()
+        );
+        expect(final.sort()).toEqual(expected.map((call) => call.id).sort());
+        // Seen part-way: the served records grew while the sync ran, with no restart of the server.
+        expect(
+            counts.some((count) => count > 0 && count < final.length),
+            `counts seen: ${counts.join(',')}`
+        ).toBe(true);
+
+        expect(refused?.code, refused?.stderr).toBe(1);
+        expect(ownLines(refused?.stderr ?? '')).toEqual([
+            expect.stringMatching(/^sync: the calls sync of connection local is already running/)
+        ]);
+    }, 120_000);
+
+    it('a sync killed with SIGKILL does not block the next one', async () => {
+        // A connection of its own, registered by the sync from its credentials: its first run is long enough to kill.
+        const ownConnection = { ...CREDENTIALS, CLARI_BASE_URL: emulator.url, NANGO_CONNECTION_ID: 'killed' };
+        const doomed = startCommand('npm', ['run', 'sync', '--', '--metadata', '{"maxRequestsPerSecond":20}'], {
+            ...syncEnv(),
+            ...ownConnection
+        });
+        const doomedOutput = collect(doomed);
+        await waitFor(() => doomedOutput.output().stdout.includes('Syncing through the local Nango'), 60_000, 'the sync to start');
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        expect(doomedOutput.output().stderr, 'the sync ended before it could be killed').not.toMatch(/sync:/);
+        if (doomed.pid !== undefined) {
+            process.kill(-doomed.pid, 'SIGKILL');
+        }
+        await doomedOutput.done;
+
+        const next = await runCommand('npm', ['run', 'sync', '--', '--metadata', '{"maxRequestsPerSecond":500}'], {
+            ...syncEnv(),
+            ...ownConnection
+        });
+        expect(next.code, next.stderr).toBe(0);
+        expect(next.stdout).toMatch(/finished .* failed=0/);
+    }, 120_000);
+});
+
 describe('configuration errors', () => {
     const cases: { name: string; args: string[]; env: Record<string, string>; code: number; mentions: RegExp }[] = [
         {
