@@ -5,6 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { z } from 'zod';
 
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
+import { registerDeployApi } from './deploy-api.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
 import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
 import { registerProxyRoute } from './proxy-route.js';
@@ -181,6 +182,7 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
     app.patch('/connections/metadata', writeMetadata('update'));
 
     registerRecordsApi(app, { store, syncEndpoints: options.syncEndpoints ?? { '/calls': 'Call' } });
+    registerDeployApi(app, { store, providerConfigKey });
     registerProxyRoute(app, {
         store,
         clariBaseUrl: options.clariBaseUrl ?? defaultClariBaseUrl(),
