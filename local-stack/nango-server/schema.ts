@@ -63,6 +63,36 @@ export const MIGRATIONS: readonly Migration[] = [
         `
     },
     {
+        version: 3,
+        name: 'deployed_flows',
+        // What `nango deploy` last sent, one row per script. raw_config is the flow config as received
+        // minus fileBody, which lives once in js/ts; json_schema holds only the definitions this flow uses.
+        sql: `
+            CREATE TABLE deployed_flows (
+                provider_config_key text NOT NULL,
+                type text NOT NULL CHECK (type IN ('sync', 'action', 'on-event')),
+                name text NOT NULL,
+                version text NOT NULL,
+                runs text,
+                models jsonb NOT NULL,
+                endpoints jsonb NOT NULL,
+                sync_type text CHECK (sync_type IN ('incremental', 'full')),
+                track_deletes boolean NOT NULL,
+                auto_start boolean NOT NULL,
+                input_model text,
+                description text,
+                scopes jsonb NOT NULL,
+                js text NOT NULL CHECK (js <> ''),
+                ts text NOT NULL,
+                json_schema jsonb,
+                raw_config jsonb NOT NULL,
+                sdk_version text,
+                deployed_at timestamptz NOT NULL,
+                PRIMARY KEY (provider_config_key, type, name)
+            );
+        `
+    },
+    {
         version: 4,
         name: 'run_heartbeats_and_logs',
         // A runner may be another process talking HTTP: its heartbeat tells a live run from an abandoned one.

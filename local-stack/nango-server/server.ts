@@ -5,6 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { z } from 'zod';
 
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
+import { registerDeployApi } from './deploy-api.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
 import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
 import { registerPersistApi } from './persist-api.js';
@@ -184,6 +185,7 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
     const clariBaseUrl = options.clariBaseUrl ?? defaultClariBaseUrl();
     registerRecordsApi(app, { store, syncEndpoints: options.syncEndpoints ?? { '/calls': 'Call' } });
     registerPersistApi(app, { store, clariBaseUrl });
+    registerDeployApi(app, { store, providerConfigKey });
     registerProxyRoute(app, {
         store,
         clariBaseUrl,
