@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { ensurePrivateDir } from './store-folder.js';
+
 export class StoreInUseError extends Error {
     constructor(
         readonly dir: string,
@@ -161,7 +163,7 @@ function claim(target: string, tmpPath: string, depth: number): Holder | undefin
  * reused by another program) is stale and taken over; of several openers racing for one folder exactly one wins.
  */
 export function acquireDirLock(dir: string, fileName = 'store.lock'): DirLock {
-    fs.mkdirSync(dir, { recursive: true });
+    ensurePrivateDir(dir);
     const lockPath = path.join(dir, fileName);
     const content = ownContent();
     const tmpPath = `${lockPath}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { acquireDirLock } from './lock.js';
 import { dataHash, decodeCursor, encodeCursor, toJsonObject, type JsonObject } from './record-codec.js';
 import { migrate } from './schema.js';
+import { restrictToOwner } from './store-folder.js';
 
 export { StoreInUseError } from './lock.js';
 
@@ -234,6 +235,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
         await db.query(
             `UPDATE sync_runs SET status = 'failed', finished_at = now(), summary = 'interrupted: the process exited during the run' WHERE status = 'running'`
         );
+        restrictToOwner(dir);
     } catch (err) {
         lock.release();
         throw err;
@@ -507,6 +509,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
                 if (!db.closed) {
                     await db.close();
                 }
+                restrictToOwner(dir);
             } finally {
                 lock.release();
             }
