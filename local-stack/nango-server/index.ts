@@ -32,3 +32,4 @@ export {
     type SaveSummary,
     type StoredConnection
 } from './store.js';
+export { StoreDamagedError } from './store-folder.js';

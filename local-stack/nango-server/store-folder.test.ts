@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { openStore } from './store.js';
-import { restrictToOwner } from './store-folder.js';
+import { restrictToOwner, StoreDamagedError } from './store-folder.js';
 import { makeTempDir } from './test-helpers.js';
 
 interface Entry {
@@ -86,5 +86,74 @@ describe.runIf(process.platform !== 'win32')('store folder permissions', () => {
         restrictToOwner(dir);
         expect((fs.statSync(outside).mode & 0o777).toString(8)).toBe('644');
         expect((fs.statSync(path.join(dir, 'inside.txt')).mode & 0o777).toString(8)).toBe('600');
+    });
+});
+
+describe('damaged store', () => {
+    const tmp = makeTempDir('store-damaged-test');
+
+    afterAll(() => {
+        tmp.cleanup();
+    });
+
+    const overwrite = (file: string, byte: number): void => {
+        fs.writeFileSync(file, Buffer.alloc(Math.max(1, fs.statSync(file).size), byte));
+    };
+    const damages: [string, (pgdata: string) => void][] = [
+        [
+            'every data file is garbage',
+            (pgdata) => {
+                for (const entry of walk(pgdata)) {
+                    if (entry.kind === 'file') {
+                        overwrite(entry.path, 0x5a);
+                    }
+                }
+            }
+        ],
+        [
+            'the control file is garbage',
+            (pgdata) => {
+                overwrite(path.join(pgdata, 'global', 'pg_control'), 0x5a);
+            }
+        ],
+        [
+            // Postgres starts, then the first query hits the damaged table (SQLSTATE XX001).
+            'the tables are garbage',
+            (pgdata) => {
+                for (const entry of walk(path.join(pgdata, 'base'))) {
+                    const name = path.basename(entry.path);
+                    // User tables get OIDs from 16384 up; the system catalogs below it are left intact.
+                    if (entry.kind === 'file' && /^\d+$/.test(name) && Number(name) >= 16384) {
+                        overwrite(entry.path, 0x33);
+                    }
+                }
+            }
+        ],
+        [
+            'the data folder is a file',
+            (pgdata) => {
+                fs.rmSync(pgdata, { recursive: true });
+                fs.writeFileSync(pgdata, 'not a folder');
+            }
+        ]
+    ];
+
+    it.each(damages)('says which folder to remove when %s', async (_label, damage) => {
+        const dir = fs.mkdtempSync(path.join(tmp.dir, 'store-'));
+        const store = await openStore({ dir });
+        await store.saveRecords('c', 'Call', [{ id: 'a' }], 'e1');
+        await store.close();
+        damage(path.join(dir, 'pgdata'));
+
+        const error = await openStore({ dir }).then(
+            () => undefined,
+            (err: unknown) => err
+        );
+        expect(error).toBeInstanceOf(StoreDamagedError);
+        const message = (error as Error).message;
+        expect(message).toContain(`remove the folder ${dir} `);
+        expect(message).not.toContain('\n');
+        // The failed open let go of the lock: trying again gives the same answer, not "in use".
+        await expect(openStore({ dir })).rejects.toBeInstanceOf(StoreDamagedError);
     });
 });
