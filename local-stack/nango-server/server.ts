@@ -5,6 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { z } from 'zod';
 
 import { sendError, zodErrorToHttp } from './http-errors.js';
+import { jsonHasNul, NUL_MESSAGE, pgText } from './pg-input.js';
 import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
 import { registerProxyRoute } from './proxy-route.js';
 import { registerRecordsApi } from './records-api.js';
@@ -40,7 +41,7 @@ export interface RunningNangoServer {
 }
 
 const connectionQuerySchema = z.strictObject({
-    provider_config_key: z.string().min(1),
+    provider_config_key: pgText().min(1),
     force_refresh: z.enum(['true', 'false']).optional(),
     refresh_token: z.enum(['true', 'false']).optional(),
     refresh_github_app_jwt_token: z.enum(['true', 'false']).optional()
@@ -50,10 +51,12 @@ const integrationQuerySchema = z.strictObject({
     include: z.union([z.enum(['webhook', 'credentials']), z.array(z.enum(['webhook', 'credentials']))]).optional()
 });
 
+const connectionParamsSchema = z.object({ id: pgText().min(1) });
+
 const metadataBodySchema = z.strictObject({
-    connection_id: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-    provider_config_key: z.string().min(1),
-    metadata: z.record(z.string(), z.unknown())
+    connection_id: z.union([pgText().min(1), z.array(pgText().min(1)).min(1)]),
+    provider_config_key: pgText().min(1),
+    metadata: z.record(z.string(), z.unknown()).refine((value) => !jsonHasNul(value), { message: NUL_MESSAGE })
 });
 
 function digest(value: string): Buffer {
@@ -124,7 +127,11 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
         if (!query.success) {
             return sendError(reply, 400, 'invalid_query_params', { errors: zodErrorToHttp(query.error) });
         }
-        const { id } = request.params as { id: string };
+        const params = connectionParamsSchema.safeParse(request.params);
+        if (!params.success) {
+            return sendError(reply, 400, 'invalid_uri_params', { errors: zodErrorToHttp(params.error) });
+        }
+        const { id } = params.data;
         const connection = await store.getConnection(id, query.data.provider_config_key);
         if (!connection) {
             return sendError(reply, 404, 'unknown_connection', {
