@@ -1,6 +1,7 @@
 export {
     createClariProxy,
     ProxyNetworkError,
+    ProxyTargetError,
     NANGO_BASE_DELAY_MS,
     type ClariCredentials,
     type ClariProxy,
