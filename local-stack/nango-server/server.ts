@@ -9,6 +9,7 @@ import { jsonHasNul, NUL_MESSAGE, pgText } from './pg-input.js';
 import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
 import { registerProxyRoute } from './proxy-route.js';
 import { registerRecordsApi } from './records-api.js';
+import { logServerError } from './server-log.js';
 import { UnknownConnectionError, type RecordStore, type StoredConnection } from './store.js';
 
 export const DEFAULT_PROVIDER_CONFIG_KEY = 'clari-copilot';
@@ -118,7 +119,8 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
         if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
             return sendError(reply, err.statusCode, 'invalid_body', { message: err.message });
         }
-        request.log.error({ err: { message: err.message, stack: err.stack } }, 'request failed');
+        // Fastify's logger is off by default, so request.log would drop this: the console always gets it.
+        logServerError(request, err, { storeDir: store.dir, secrets: [options.secretKey] });
         return sendError(reply, 500, 'server_error', { message: 'Internal error in the local Nango server' });
     });
 
