@@ -1,6 +1,7 @@
 export {
     createClariProxy,
     ProxyNetworkError,
+    ProxyTargetError,
     NANGO_BASE_DELAY_MS,
     type ClariCredentials,
     type ClariProxy,
@@ -46,3 +47,4 @@ export {
     type SyncRun,
     type StoredConnection
 } from './store.js';
+export { StoreDamagedError } from './store-folder.js';

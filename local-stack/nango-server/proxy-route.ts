@@ -2,7 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 
 import { sendError, zodErrorToHttp } from './http-errors.js';
-import { createClariProxy, ProxyNetworkError, type ClariProxy, type HttpMethod, type ProxyAttempt } from './proxy.js';
+import {
+    baseUrlOverrideProblem,
+    createClariProxy,
+    ProxyNetworkError,
+    type ClariProxy,
+    type HttpMethod,
+    type ProxyAttempt
+} from './proxy.js';
 import type { RecordStore, StoredConnection } from './store.js';
 
 export interface ProxyRouteOptions {
@@ -43,7 +50,11 @@ const proxyHeadersSchema = z.object({
             )
         )
         .optional(),
-    'base-url-override': z.string().optional()
+    // @nangohq/node sends an empty value when no override is set; the origin is checked per server below.
+    'base-url-override': z
+        .string()
+        .transform((value) => value || undefined)
+        .optional()
 });
 
 function bodyOf(body: unknown): Buffer | undefined {
@@ -52,6 +63,13 @@ function bodyOf(body: unknown): Buffer | undefined {
 
 /** Forwards `/proxy/<endpoint>` to the Clari API with the connection's credentials, retrying like Nango's proxy. */
 export function registerProxyRoute(app: FastifyInstance, options: ProxyRouteOptions): void {
+    const headersSchema = proxyHeadersSchema.check((ctx) => {
+        const override = ctx.value['base-url-override'];
+        const problem = override === undefined ? undefined : baseUrlOverrideProblem(options.clariBaseUrl, override);
+        if (problem !== undefined) {
+            ctx.issues.push({ code: 'custom', message: `Base-Url-Override ${problem}`, path: ['base-url-override'], input: override });
+        }
+    });
     // One proxy (and keep-alive pool) per credential set; a credential change gets a fresh one.
     const proxies = new Map<string, ClariProxy>();
     const proxyFor = (connection: StoredConnection): ClariProxy => {
@@ -82,7 +100,7 @@ export function registerProxyRoute(app: FastifyInstance, options: ProxyRouteOpti
         });
 
         scope.all('/proxy/*', async (request, reply) => {
-            const headers = proxyHeadersSchema.safeParse(request.headers);
+            const headers = headersSchema.safeParse(request.headers);
             if (!headers.success) {
                 return sendError(reply, 400, 'invalid_headers', { errors: zodErrorToHttp(headers.error) });
             }
@@ -111,7 +129,7 @@ export function registerProxyRoute(app: FastifyInstance, options: ProxyRouteOpti
                     data: bodyOf(request.body),
                     retries: headers.data.retries,
                     retryOn: headers.data['retry-on'],
-                    baseUrlOverride: headers.data['base-url-override'] || undefined,
+                    baseUrlOverride: headers.data['base-url-override'],
                     onAttempt: options.onProxyAttempt ? (attempt) => options.onProxyAttempt?.({ ...attempt, connectionId }) : undefined
                 });
                 for (const [name, value] of Object.entries(result.headers)) {

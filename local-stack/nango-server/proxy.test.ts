@@ -5,7 +5,7 @@ import { Nango } from '@nangohq/node';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { createClariProxy, ProxyNetworkError, type ProxyAttempt } from './proxy.js';
+import { createClariProxy, ProxyTargetError, ProxyNetworkError, type ProxyAttempt } from './proxy.js';
 import { startNangoServer, type RunningNangoServer } from './server.js';
 import { openStore, type RecordStore } from './store.js';
 import { makeTempDir } from './test-helpers.js';
@@ -138,10 +138,79 @@ describe('Clari proxy', () => {
             });
             expect(upstream.seen).toHaveLength(0);
         });
+
+        describe('Base-Url-Override', () => {
+            const proxyWithOverride = (override: string) =>
+                fetch(`${server.url}/proxy/echo`, {
+                    headers: {
+                        Authorization: `Bearer ${SECRET}`,
+                        'Connection-Id': CONN,
+                        'Provider-Config-Key': KEY,
+                        'Base-Url-Override': override
+                    }
+                });
+            const issues = async (res: Response) =>
+                ((await res.json()) as { error: { code: string; errors: { message: string; path: string[] }[] } }).error;
+
+            it.each(['not a url', 'http//127.0.0.1', 'file:///etc/passwd'])('answers %s with a 400', async (override) => {
+                const res = await proxyWithOverride(override);
+                expect(res.status).toBe(400);
+                const error = await issues(res);
+                expect(error.code).toBe('invalid_headers');
+                expect(error.errors).toEqual([expect.objectContaining({ path: ['base-url-override'] })]);
+                expect(upstream.seen).toHaveLength(0);
+            });
+
+            it('never sends the credentials to another origin, and answers 400 saying so', async () => {
+                const foreign = await startFakeUpstream();
+                try {
+                    const samePortOtherScheme = upstream.url.replace('http:', 'https:');
+                    for (const override of [
+                        foreign.url,
+                        `${foreign.url}/v2`,
+                        samePortOtherScheme,
+                        `${upstream.url}@${foreign.url.slice('http://'.length)}`
+                    ]) {
+                        const res = await proxyWithOverride(override);
+                        expect(res.status).toBe(400);
+                        const [issue] = (await issues(res)).errors;
+                        expect(issue?.message).toContain(`must stay on the Clari API origin ${upstream.url}`);
+                        expect(issue?.message).toContain('credentials are never sent to');
+                    }
+                    await expect(nango.get({ endpoint: '/echo', baseUrlOverride: foreign.url })).rejects.toMatchObject({
+                        response: { status: 400 }
+                    });
+                    expect(foreign.seen).toHaveLength(0);
+                    expect(upstream.seen).toHaveLength(0);
+                } finally {
+                    await foreign.app.close();
+                }
+            });
+
+            it('follows an override on the Clari origin', async () => {
+                const res = await nango.get({ endpoint: '/echo', baseUrlOverride: `${upstream.url}/` });
+                expect(res.status).toBe(200);
+                expect(upstream.seen).toHaveLength(1);
+            });
+        });
     });
 
     describe('in-process module', () => {
         const credentials = { apiKey: 'k', apiPassword: 'p' };
+
+        it('refuses to send the credentials to another origin', async () => {
+            const foreign = await startFakeUpstream();
+            const proxy = createClariProxy({ baseUrl: upstream.url, credentials });
+            try {
+                await expect(proxy.request({ endpoint: '/echo', baseUrlOverride: foreign.url })).rejects.toBeInstanceOf(ProxyTargetError);
+                await expect(proxy.request({ endpoint: '/echo', baseUrlOverride: 'nope' })).rejects.toThrow('baseUrlOverride is not a URL');
+                expect(foreign.seen).toHaveLength(0);
+                expect((await proxy.request({ endpoint: '/echo', baseUrlOverride: `${upstream.url}/` })).status).toBe(200);
+            } finally {
+                proxy.close();
+                await foreign.app.close();
+            }
+        });
 
         it('waits baseDelayMs * 2^attempt between retries', async () => {
             const attempts: ProxyAttempt[] = [];

@@ -80,6 +80,33 @@ export class ProxyNetworkError extends Error {
     }
 }
 
+/** The request's target is not a URL on the Clari API's origin, where alone the Clari credentials may go. */
+export class ProxyTargetError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = 'ProxyTargetError';
+    }
+}
+
+/**
+ * Why `override` cannot stand in for `baseUrl`, or undefined when it can. The provider's auth headers go with
+ * every request, so an override may change the path but never the origin (scheme, host and port).
+ */
+export function baseUrlOverrideProblem(baseUrl: string, override: string): string | undefined {
+    if (!URL.canParse(override)) {
+        return 'is not a URL';
+    }
+    const target = new URL(override);
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+        return 'must be an http or https URL';
+    }
+    const allowed = new URL(baseUrl).origin;
+    if (target.origin !== allowed) {
+        return `must stay on the Clari API origin ${allowed}: the connection's credentials are never sent to ${target.origin}`;
+    }
+    return undefined;
+}
+
 export interface ClariProxy {
     readonly baseUrl: string;
     request(req: ProxyRequest): Promise<ProxyResponse>;
@@ -212,6 +239,7 @@ function errorCode(err: unknown): string {
 
 export function createClariProxy(options: ClariProxyOptions): ClariProxy {
     const baseUrl = options.baseUrl ?? defaultClariBaseUrl();
+    const baseOrigin = new URL(baseUrl).origin;
     const baseDelayMs = options.baseDelayMs ?? NANGO_BASE_DELAY_MS;
     const timeoutMs = options.timeoutMs ?? 120_000;
     const authHeaders = providerAuthHeaders(options.credentials);
@@ -222,7 +250,15 @@ export function createClariProxy(options: ClariProxyOptions): ClariProxy {
         async request(req) {
             const method = (req.method ?? 'GET').toUpperCase() as HttpMethod;
             const retries = Math.max(0, req.retries ?? 0);
-            const url = buildUrl(req.baseUrlOverride || baseUrl, req.endpoint, req.params);
+            const override = req.baseUrlOverride || undefined;
+            const problem = override === undefined ? undefined : baseUrlOverrideProblem(baseUrl, override);
+            if (problem !== undefined) {
+                throw new ProxyTargetError(`baseUrlOverride ${problem}`);
+            }
+            const url = buildUrl(override ?? baseUrl, req.endpoint, req.params);
+            if (url.origin !== baseOrigin) {
+                throw new ProxyTargetError(`refusing to send the Clari credentials to ${url.origin} (endpoint ${req.endpoint})`);
+            }
             const headers: Record<string, string> = {};
             for (const [name, value] of Object.entries(req.headers ?? {})) {
                 headers[name.toLowerCase()] = value;

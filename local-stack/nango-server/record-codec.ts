@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 
+import { isBigintId, isPgTimestamp } from './pg-input.js';
+
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = Record<string, JsonValue>;
 
@@ -49,7 +51,9 @@ export function decodeCursor(encoded: string): RecordCursor | undefined {
         return undefined;
     }
     const [sort, id] = parts as [string, string];
-    if (!/^\d+$/.test(id) || Number.isNaN(Date.parse(sort))) {
+    // Only the shape encodeCursor produces: anything looser (`1||1`, an id past 2^63) would reach Postgres'
+    // timestamptz and bigint casts and fail there.
+    if (!isBigintId(id) || !isPgTimestamp(sort)) {
         return undefined;
     }
     return { sort, id };

@@ -2,19 +2,21 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
 import { sendError, zodErrorToHttp } from './http-errors.js';
+import { isPgTimestamp, pgText } from './pg-input.js';
 import { InvalidCursorError, MAX_LIMIT, type RecordStore } from './store.js';
 
 const LOOKBACK_MS = 365 * 24 * 60 * 60 * 1000;
 
 const withinLookback = z.iso
     .datetime({ offset: true })
+    .refine(isPgTimestamp, { message: 'must be a valid date and time with a UTC offset within ±15:59' })
     .refine((value) => Date.parse(value) >= Date.now() - LOOKBACK_MS, { message: 'must be within the last 12 months' });
 
-const externalId = z.string().min(1).max(256);
+const externalId = pgText().min(1).max(256);
 
 // The query parameters Nango's GET /records accepts (model aside); anything else is rejected.
 const recordsParams = {
-    variant: z.string().min(1).max(255).optional(),
+    variant: pgText().min(1).max(255).optional(),
     delta: withinLookback.optional(),
     modified_after: withinLookback.optional(),
     limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional(),
@@ -26,12 +28,13 @@ const recordsParams = {
     cursor: z.string().min(1).max(1000).optional(),
     // A single `ids=x` arrives as a string, repeated ones as an array.
     ids: z
-        .union([externalId, z.array(externalId).max(100)])
+        .union([z.string(), z.array(z.string()).max(100)])
         .transform((value) => (Array.isArray(value) ? value : [value]))
+        .pipe(z.array(externalId))
         .optional()
 };
 
-export const recordsQuerySchema = z.strictObject({ model: z.string().min(1).max(255), ...recordsParams });
+export const recordsQuerySchema = z.strictObject({ model: pgText().min(1).max(255), ...recordsParams });
 const syncEndpointQuerySchema = z.strictObject(recordsParams);
 
 const recordsHeadersSchema = z.object({

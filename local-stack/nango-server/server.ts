@@ -7,10 +7,12 @@ import { z } from 'zod';
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
 import { registerDeployApi } from './deploy-api.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
+import { jsonHasNul, NUL_MESSAGE, pgText } from './pg-input.js';
 import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
 import { registerPersistApi } from './persist-api.js';
 import { registerProxyRoute } from './proxy-route.js';
 import { registerRecordsApi } from './records-api.js';
+import { logServerError } from './server-log.js';
 import { UnknownConnectionError, type RecordStore, type StoredConnection } from './store.js';
 
 export const DEFAULT_PROVIDER_CONFIG_KEY = 'clari-copilot';
@@ -45,7 +47,7 @@ export interface RunningNangoServer {
 }
 
 const connectionQuerySchema = z.strictObject({
-    provider_config_key: z.string().min(1),
+    provider_config_key: pgText().min(1),
     force_refresh: z.enum(['true', 'false']).optional(),
     refresh_token: z.enum(['true', 'false']).optional(),
     refresh_github_app_jwt_token: z.enum(['true', 'false']).optional()
@@ -55,10 +57,12 @@ const integrationQuerySchema = z.strictObject({
     include: z.union([z.enum(['webhook', 'credentials']), z.array(z.enum(['webhook', 'credentials']))]).optional()
 });
 
+const connectionParamsSchema = z.object({ id: pgText().min(1) });
+
 const metadataBodySchema = z.strictObject({
-    connection_id: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-    provider_config_key: z.string().min(1),
-    metadata: z.record(z.string(), z.unknown())
+    connection_id: z.union([pgText().min(1), z.array(pgText().min(1)).min(1)]),
+    provider_config_key: pgText().min(1),
+    metadata: z.record(z.string(), z.unknown()).refine((value) => !jsonHasNul(value), { message: NUL_MESSAGE })
 });
 
 function digest(value: string): Buffer {
@@ -120,7 +124,8 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
         if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
             return sendError(reply, err.statusCode, 'invalid_body', { message: err.message });
         }
-        request.log.error({ err: { message: err.message, stack: err.stack } }, 'request failed');
+        // Fastify's logger is off by default, so request.log would drop this: the console always gets it.
+        logServerError(request, err, { storeDir: store.dir, secrets: [options.secretKey] });
         return sendError(reply, 500, 'server_error', { message: 'Internal error in the local Nango server' });
     });
 
@@ -129,7 +134,11 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
         if (!query.success) {
             return sendError(reply, 400, 'invalid_query_params', { errors: zodErrorToHttp(query.error) });
         }
-        const { id } = request.params as { id: string };
+        const params = connectionParamsSchema.safeParse(request.params);
+        if (!params.success) {
+            return sendError(reply, 400, 'invalid_uri_params', { errors: zodErrorToHttp(params.error) });
+        }
+        const { id } = params.data;
         const connection = await store.getConnection(id, query.data.provider_config_key);
         if (!connection) {
             return sendError(reply, 404, 'unknown_connection', {

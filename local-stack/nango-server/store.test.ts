@@ -311,7 +311,7 @@ describe('store folder', () => {
         await store.startRun('c', 'calls', { pid: process.pid }); // left running, as if the process died
 
         const lockFile = path.join(tmp.dir, 'store.lock');
-        expect(fs.readFileSync(lockFile, 'utf8').trim()).toBe(String(process.pid));
+        expect(fs.readFileSync(lockFile, 'utf8').split('\n')[0]).toBe(String(process.pid));
         const second = openStore({ dir: tmp.dir });
         await expect(second).rejects.toBeInstanceOf(StoreInUseError);
         await expect(second).rejects.toThrow(`store ${tmp.dir} is in use by process ${process.pid} (npm start / npm run serve?)`);
@@ -349,7 +349,7 @@ describe('store folder', () => {
         // The child is gone now, so its lock is stale.
         const store = await openStore({ dir: tmp.dir });
         try {
-            expect(fs.readFileSync(lockFile, 'utf8').trim()).toBe(String(process.pid));
+            expect(fs.readFileSync(lockFile, 'utf8').split('\n')[0]).toBe(String(process.pid));
         } finally {
             await store.close();
         }

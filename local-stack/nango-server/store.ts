@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { z } from 'zod';
 
 import { acquireDirLock, isProcessAlive } from './lock.js';
 import { dataHash, decodeCursor, encodeCursor, toJsonObject, type JsonObject } from './record-codec.js';
 import { migrate } from './schema.js';
+import { explainOpenFailure, openDatabase, restrictToOwner } from './store-folder.js';
 
 export { StoreInUseError } from './lock.js';
 
@@ -417,16 +418,16 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
     const lock = acquireDirLock(dir);
     let db: PGlite;
     try {
-        db = new PGlite(path.join(dir, 'pgdata'));
-        await db.waitReady;
+        db = await openDatabase(dir, 'pgdata');
         await migrate(db);
         // The lock guarantees no other process uses this folder, so a run still "running" was cut short.
         await db.query(
             `UPDATE sync_runs SET status = 'failed', finished_at = now(), summary = 'interrupted: the process exited during the run' WHERE status = 'running'`
         );
+        restrictToOwner(dir);
     } catch (err) {
         lock.release();
-        throw err;
+        throw explainOpenFailure(dir, err);
     }
 
     /** `executionId` null leaves last_execution_id alone (a record dropped for not being seen was not touched by this run). */
@@ -907,6 +908,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
                 if (!db.closed) {
                     await db.close();
                 }
+                restrictToOwner(dir);
             } finally {
                 lock.release();
             }
