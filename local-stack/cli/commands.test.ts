@@ -258,7 +258,8 @@ describe('npm run sync beside a running npm run serve', () => {
         const firstOutput = collect(first);
         const counts: number[] = [];
         let refused: Awaited<ReturnType<typeof runCommand>> | undefined;
-        let finished = false;
+        // Set from a callback, which flow analysis does not see.
+        let finished = false as boolean;
         void firstOutput.done.then(() => (finished = true));
         while (!finished) {
             counts.push((await allIds(nango)).length);

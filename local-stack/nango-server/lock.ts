@@ -19,10 +19,11 @@ export interface DirLock {
     release(): void;
 }
 
-interface Holder {
+/** A process on this machine, as a lock file or a sync run records it. */
+export interface Holder {
     pid: number;
     /** Kernel start time of the process (Linux), so that a reused pid is not taken for the holder. */
-    startTime?: string;
+    startTime?: string | undefined;
 }
 
 /** A chain of crashed takeovers deeper than this is not a race any more but debris to clear by hand. */
@@ -75,8 +76,8 @@ function isAlive(holder: Holder): boolean {
 }
 
 function ownContent(): string {
-    const self = procState(process.pid);
-    const start = typeof self === 'object' ? `start=${self.startTime}\n` : '';
+    const self = thisRunner();
+    const start = self.startTime === undefined ? '' : `start=${self.startTime}\n`;
     // The nonce makes every lock file unique, so a stale one can be told apart from a fresh one with the same pid.
     return `${process.pid}\n${start}nonce=${randomUUID()}\n`;
 }
@@ -187,17 +188,13 @@ export function acquireDirLock(dir: string, fileName = 'store.lock'): DirLock {
     }
 }
 
-/** Placeholder until the sound lock lands: kill(pid, 0) alone. */
-export function isProcessAlive(runner: { pid: number; startTime?: string | undefined }): boolean {
-    try {
-        process.kill(runner.pid, 0);
-        return true;
-    } catch (err) {
-        return (err as NodeJS.ErrnoException).code === 'EPERM';
-    }
+/** Whether a process recorded as `{ pid, startTime }` still runs: the lock's rule, for a sync run's runner too. */
+export function isProcessAlive(identity: Holder): boolean {
+    return isAlive(identity);
 }
 
-/** This process, as a run records its runner. */
-export function thisRunner(): { pid: number } {
-    return { pid: process.pid };
+/** This process as a lock or a run records it: the pid, and its start time where the system tells it. */
+export function thisRunner(): Holder {
+    const self = procState(process.pid);
+    return typeof self === 'object' ? { pid: process.pid, startTime: self.startTime } : { pid: process.pid };
 }

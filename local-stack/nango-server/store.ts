@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { z } from 'zod';
 
-import { acquireDirLock, isProcessAlive } from './lock.js';
+import { acquireDirLock, isProcessAlive, type Holder } from './lock.js';
 import { dataHash, decodeCursor, encodeCursor, toJsonObject, type JsonObject } from './record-codec.js';
 import { migrate } from './schema.js';
 import { explainOpenFailure, openDatabase, restrictToOwner } from './store-folder.js';
@@ -133,11 +133,7 @@ export interface SyncRun {
 export const RUN_STALE_AFTER_MS = 30_000;
 
 /** The process running a sync; runners and the local Nango share one machine, so its liveness can be checked. */
-export interface RunnerIdentity {
-    pid: number;
-    /** /proc start time, so that a reused pid is not mistaken for the runner. */
-    startTime?: string | undefined;
-}
+export type RunnerIdentity = Holder;
 
 /** Two runs of one sync for one connection never overlap, whichever process starts them. */
 export class SyncAlreadyRunningError extends Error {

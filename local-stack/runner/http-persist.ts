@@ -183,7 +183,8 @@ export async function registerRemoteConnection(
 ): Promise<void> {
     await call(endpoint, 'PUT', `/persist/connections/${encodeURIComponent(connectionId)}`, {
         providerConfigKey: endpoint.providerConfigKey,
-        ...credentials
+        apiKey: credentials.apiKey,
+        apiPassword: credentials.apiPassword
     });
 }
 
