@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import type { NangoSync } from '../../nango-integrations/models.js';
+import { ensureBundle } from './build.js';
 import { fetchDataFromBundle, loadBundledSync, nangoFacade } from './sandbox.js';
 
 /*
@@ -91,6 +92,11 @@ async function failureOf(code: string): Promise<Failure> {
 }
 
 describe('the compiled calls sync in the sandbox', () => {
+    beforeAll(async () => {
+        // Fresh after `npm run compile`; built here otherwise, so this file also runs on a clean checkout.
+        await ensureBundle({ log: () => undefined });
+    }, 120_000);
+
     it('exports a function that runs a whole reconciliation on the runner-shaped nango', async () => {
         const fetchData = fetchDataFromBundle();
         expect(fetchData).toBeTypeOf('function');
