@@ -72,7 +72,9 @@ describe('ensureBundle with a stand-in CLI', () => {
         const realDir = fs.realpathSync(projectDir);
         expect(cli.calls()).toEqual([`generate ignore ${realDir}`, `compile ignore ${realDir}`]);
         expect(lines).toHaveLength(1);
-        expect(lines[0]).toMatch(/^Building the sync bundle with nango compile: .*dist\/calls-clari-copilot\.js is missing\.$/);
+        expect(lines[0]).toMatch(
+            /^Building the sync bundle \(nango compile in .*nango-integrations\): dist\/calls-clari-copilot\.js is missing\.$/
+        );
         expect(fs.existsSync(bundlePath(projectDir))).toBe(true);
     });
 

@@ -58,7 +58,8 @@ export function staleReason(projectDir: string = NANGO_INTEGRATIONS_DIR): string
     let newest: { file: string; mtimeMs: number } | undefined;
     for (const file of bundleSources(projectDir)) {
         const { mtimeMs } = fs.statSync(file);
-        if (mtimeMs > bundle.mtimeMs && (!newest || mtimeMs > newest.mtimeMs)) {
+        // Equal counts as older: the clock behind mtimes ticks coarsely, so a tie cannot say which came first.
+        if (mtimeMs >= bundle.mtimeMs && (!newest || mtimeMs > newest.mtimeMs)) {
             newest = { file, mtimeMs };
         }
     }
@@ -123,7 +124,10 @@ export async function ensureBundle(options: EnsureBundleOptions): Promise<Ensure
         return { built: false };
     }
     const bundle = bundlePath(projectDir);
-    options.log(`Building the sync bundle with nango compile: ${path.relative(process.cwd(), bundle) || bundle} is ${reason}.`);
+    // Both paths in the line are relative to the project, the folder the CLI runs in.
+    const relative = path.relative(process.cwd(), projectDir);
+    const where = relative === '' ? '.' : relative.startsWith('..') ? projectDir : relative;
+    options.log(`Building the sync bundle (nango compile in ${where}): ${path.relative(projectDir, bundle)} is ${reason}.`);
     if (!fs.existsSync(path.join(projectDir, '.nango')) || !fs.existsSync(path.join(projectDir, 'models.ts'))) {
         await runNango(nangoBin, 'generate', projectDir);
     }
