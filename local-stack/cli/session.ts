@@ -1,6 +1,7 @@
-import fetchData from '../../nango-integrations/clari-copilot/syncs/calls.js';
 import { createClariProxy, type RecordStore } from '../nango-server/index.js';
+import { loadDeployedSync } from '../runner/build.js';
 import { runSync, type RunSyncResult } from '../runner/run-sync.js';
+import type { SyncEntry } from '../runner/sandbox.js';
 import { PROVIDER_CONFIG_KEY, SYNC_NAME, type ClariTarget } from './config.js';
 import { SyncProgress } from './progress.js';
 
@@ -22,8 +23,24 @@ export async function registerConnection(store: RecordStore, connectionId: strin
     });
 }
 
+let deployed: Promise<SyncEntry> | undefined;
+
+/**
+ * The sync as `nango deploy` would ship it: the compiled bundle, rebuilt first when its sources moved,
+ * run in Nango's sandbox. Loaded once per process, like a deployed version that stays until redeployed.
+ */
+export function deployedSync(): Promise<SyncEntry> {
+    deployed ??= loadDeployedSync({
+        log: (line) => {
+            console.log(line);
+        }
+    });
+    return deployed;
+}
+
 /** One run of the real `calls` sync through the local runner, with a live progress display. */
 export async function runSyncWithProgress(session: SyncSession): Promise<RunSyncResult> {
+    const fetchData = await deployedSync();
     const proxy = createClariProxy({ baseUrl: session.clari.baseUrl, credentials: session.clari });
     const progress = new SyncProgress();
     try {

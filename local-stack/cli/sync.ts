@@ -1,7 +1,7 @@
 import { openStore } from '../nango-server/index.js';
 import { ConfigError, loadDotEnv, parseSyncFlags, readEnv, realClariTarget } from './config.js';
 import { runCommand } from './errors.js';
-import { registerConnection, runSyncWithProgress } from './session.js';
+import { deployedSync, registerConnection, runSyncWithProgress } from './session.js';
 
 const USAGE = `npm run sync -- [--metadata '<json>' | --metadata-file <path>]
 
@@ -24,6 +24,7 @@ runCommand('sync', async () => {
                 'for the emulator, run `npm run emulator` and use the URL and credentials it prints, or simply `npm start`.'
         );
     }
+    await deployedSync();
     const store = await openStore({ dir: env.NANGO_LOCAL_DB });
     try {
         await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
