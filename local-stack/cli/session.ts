@@ -1,7 +1,8 @@
-import fetchData from '../../nango-integrations/clari-copilot/syncs/calls.js';
 import { createClariProxy, type ClariProxy, type RecordStore } from '../nango-server/index.js';
+import { loadDeployedSync } from '../runner/build.js';
 import type { Persist } from '../runner/persist.js';
 import { runSync, type RunSyncResult } from '../runner/run-sync.js';
+import type { SyncEntry } from '../runner/sandbox.js';
 import { PROVIDER_CONFIG_KEY, SYNC_NAME, type ClariTarget } from './config.js';
 import { SyncProgress } from './progress.js';
 
@@ -30,8 +31,24 @@ export function directProxy(clari: ClariTarget): ClariProxy {
     return createClariProxy({ baseUrl: clari.baseUrl, credentials: clari });
 }
 
+let deployed: Promise<SyncEntry> | undefined;
+
+/**
+ * The sync as `nango deploy` would ship it: the compiled bundle, rebuilt first when its sources moved,
+ * run in Nango's sandbox. Loaded once per process, like a deployed version that stays until redeployed.
+ */
+export function deployedSync(): Promise<SyncEntry> {
+    deployed ??= loadDeployedSync({
+        log: (line) => {
+            console.log(line);
+        }
+    });
+    return deployed;
+}
+
 /** One run of the real `calls` sync through the local runner, with a live progress display. */
 export async function runSyncWithProgress(session: SyncSession): Promise<RunSyncResult> {
+    const fetchData = await deployedSync();
     const progress = new SyncProgress();
     try {
         const result = await runSync({

@@ -14,7 +14,7 @@ import {
 import { describeFailure, runCommand } from './errors.js';
 import { queryHints } from './hints.js';
 import { syncIntervalMs } from './schedule.js';
-import { directProxy, registerConnection, runSyncWithProgress } from './session.js';
+import { deployedSync, directProxy, registerConnection, runSyncWithProgress } from './session.js';
 import { untilInterrupted } from './signals.js';
 
 const USAGE = `npm start -- [--metadata '<json>' | --metadata-file <path>]
@@ -34,6 +34,7 @@ runCommand('start', async () => {
     const { metadata } = flags;
     const env = readEnv();
     const schedule = syncIntervalMs(NANGO_YAML, PROVIDER_CONFIG_KEY, SYNC_NAME);
+    await deployedSync();
 
     let emulator: RunningClariEmulator | null = null;
     let clari: ClariTarget | null = realClariTarget(env);

@@ -10,7 +10,7 @@ import {
 } from '../runner/http-persist.js';
 import { ConfigError, loadDotEnv, parseSyncFlags, PROVIDER_CONFIG_KEY, readEnv, realClariTarget, type LocalEnv } from './config.js';
 import { runCommand } from './errors.js';
-import { directProxy, registerConnection, runSyncWithProgress } from './session.js';
+import { deployedSync, directProxy, registerConnection, runSyncWithProgress } from './session.js';
 
 const USAGE = `npm run sync -- [--metadata '<json>' | --metadata-file <path>]
 
@@ -60,6 +60,7 @@ async function syncThroughServer(
         );
     }
     const clari = realClariTarget(env);
+    await deployedSync();
     if (clari) {
         await registerRemoteConnection(server, env.NANGO_CONNECTION_ID, clari);
     }
@@ -84,6 +85,7 @@ async function syncWithOwnStore(env: LocalEnv, metadata: Record<string, unknown>
                 '(a second terminal can then run `npm run sync` with no credentials: it goes through the running local Nango).'
         );
     }
+    await deployedSync();
     const store = await openStore({ dir: env.NANGO_LOCAL_DB });
     const proxy = directProxy(clari);
     try {

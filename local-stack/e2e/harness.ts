@@ -10,7 +10,6 @@ import { z } from 'zod';
 
 import { toCallRecord } from '../../nango-integrations/clari-copilot/mapper.js';
 import { rawCallDetailsSchema } from '../../nango-integrations/clari-copilot/schemas.js';
-import fetchData from '../../nango-integrations/clari-copilot/syncs/calls.js';
 import type { Call } from '../../nango-integrations/models.js';
 import {
     DEFAULT_CREDENTIALS,
@@ -32,12 +31,15 @@ import {
     type RecordStore,
     type RunningNangoServer
 } from '../nango-server/index.js';
+import { loadDeployedSync } from '../runner/build.js';
 import { runSync, type RunnerEvent, type RunSyncResult } from '../runner/run-sync.js';
+import type { SyncEntry } from '../runner/sandbox.js';
 
 /**
- * End-to-end harness: the real `calls` sync, run through the local runner against the Clari emulator,
- * with the records read back through the local Nango stand-in (real `@nangohq/node` client) or the
- * store, and compared with the emulator's ground truth mapped by the sync's own `toCallRecord`.
+ * End-to-end harness: the real `calls` sync as deployed (its compiled bundle in the Nango-like sandbox),
+ * run through the local runner against the Clari emulator, with the records read back through the local
+ * Nango stand-in (real `@nangohq/node` client) or the store, and compared with the emulator's ground
+ * truth mapped by the sync's own `toCallRecord`.
  */
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -369,16 +371,23 @@ export class E2EStack {
         readonly store: RecordStore,
         readonly server: RunningNangoServer,
         readonly nango: Nango,
-        private readonly removeDir: () => void
+        private readonly removeDir: () => void,
+        private readonly fetchData: SyncEntry
     ) {}
 
     /** On a new temporary store (removed on close), or on the store in `dir` (left in place). */
     static async open(prefix: string, dir?: string): Promise<E2EStack> {
+        // Built (when stale) and loaded per test file, before any store or server exists to clean up.
+        const fetchData = await loadDeployedSync({
+            log: (line) => {
+                console.log(line);
+            }
+        });
         const tmp = dir === undefined ? makeTempDir(prefix) : { dir, remove: () => undefined };
         const store = await openStore({ dir: tmp.dir });
         // The records API never proxies; the Clari URL only matters for /proxy, unused here.
         const server = await startNangoServer({ store, secretKey: SECRET_KEY, port: 0, clariBaseUrl: 'http://127.0.0.1:9' });
-        return new E2EStack(store, server, new Nango({ secretKey: SECRET_KEY, host: server.url }), tmp.remove);
+        return new E2EStack(store, server, new Nango({ secretKey: SECRET_KEY, host: server.url }), tmp.remove, fetchData);
     }
 
     /** A new connection (its own records and lastSyncDate) synced from `emulator`. */
@@ -423,7 +432,7 @@ export class E2EStack {
                 syncName: SYNC_NAME,
                 metadata,
                 proxy,
-                fetchData,
+                fetchData: this.fetchData,
                 onEvent: (event) => events.push(event)
             });
             outcome = { ok: true, result };
