@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { openStore, startNangoServer } from '../nango-server/index.js';
 import { autoPruneFromEnv, CLARI_API_URL, ConfigError, loadDotEnv, readEnv, realClariTarget } from './config.js';
-import { runCommand } from './errors.js';
+import { deployedSyncRunner } from '../runner/deployed-runner.js';
+import { describeFailure, runCommand } from './errors.js';
 import { queryHints } from './hints.js';
 import { registerConnection } from './session.js';
 import { untilInterrupted } from './signals.js';
@@ -22,15 +23,36 @@ runCommand('serve', async () => {
             await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
             console.log(`Registered connection ${env.NANGO_CONNECTION_ID} for Clari Copilot at ${clari.baseUrl}.`);
         }
+        const clariBaseUrl = env.CLARI_BASE_URL ?? CLARI_API_URL;
         const server = await startNangoServer({
             store,
             secretKey: env.NANGO_SECRET_KEY_DEV,
-            clariBaseUrl: env.CLARI_BASE_URL ?? CLARI_API_URL,
+            clariBaseUrl,
             port: env.NANGO_LOCAL_PORT,
             host: '127.0.0.1',
-            autoPrune: autoPruneFromEnv(env)
+            autoPrune: autoPruneFromEnv(env),
+            // Deployed syncs run here, on their schedule or when triggered; one line each says how they ended.
+            runJob: deployedSyncRunner({
+                store,
+                clariBaseUrl,
+                observe: (job) => ({
+                    finished: (outcome) => {
+                        const what = `${job.flow.name} for ${job.connectionId}`;
+                        console.log(
+                            'result' in outcome ? `run of ${what}: success` : `run of ${what} failed: ${describeFailure(outcome.error)}`
+                        );
+                    }
+                })
+            }),
+            onJobError: (job, error) => {
+                if (job === null) {
+                    console.error(`scheduler: ${describeFailure(error)}`);
+                }
+            }
         });
-        console.log(`Local Nango stand-in (records API, proxy, connections) on ${server.url}, store ${env.NANGO_LOCAL_DB}`);
+        console.log(
+            `Local Nango (records, proxy, connections, deploy, sync trigger and status) on ${server.url}, store ${env.NANGO_LOCAL_DB}`
+        );
         console.log(queryHints(server.url, env.NANGO_CONNECTION_ID, env.NANGO_SECRET_KEY_DEV));
         console.log('\nCtrl-C to stop.');
         await untilInterrupted();

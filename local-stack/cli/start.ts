@@ -1,6 +1,7 @@
-import path from 'node:path';
 import { DEFAULT_CREDENTIALS, startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
 import { openStore, startNangoServer } from '../nango-server/index.js';
+import type { SyncJob } from '../nango-server/scheduler.js';
+import { deployedSyncRunner, type RunObserver } from '../runner/deployed-runner.js';
 import {
     autoPruneFromEnv,
     loadDotEnv,
@@ -11,19 +12,22 @@ import {
     SYNC_NAME,
     type ClariTarget
 } from './config.js';
+import { deployWithCli } from './deploy.js';
 import { describeFailure, runCommand } from './errors.js';
 import { queryHints } from './hints.js';
-import { syncIntervalMs } from './schedule.js';
-import { deployedSync, directProxy, registerConnection, runSyncWithProgress } from './session.js';
+import { SyncProgress } from './progress.js';
+import { registerConnection } from './session.js';
 import { untilInterrupted } from './signals.js';
 
 const USAGE = `npm start -- [--metadata '<json>' | --metadata-file <path>]
 
 Starts the Clari Copilot emulator (or uses the real API when CLARI_API_KEY and CLARI_API_PASSWORD are
-set), the local Nango stand-in on NANGO_LOCAL_PORT, and runs the calls sync now and then on the
-schedule in nango.yaml. Ctrl-C stops everything.`;
+set) and the local Nango on NANGO_LOCAL_PORT, deploys nango-integrations/ to it with the pinned nango
+CLI (nango deploy), and lets it run the deployed calls sync now and then on its schedule (nango.yaml).
+--metadata is saved as the connection's metadata, which the sync reads. Ctrl-C stops everything.`;
 
-const NANGO_YAML = path.resolve(import.meta.dirname, '../../nango-integrations/nango.yaml');
+/** How long Ctrl-C waits for a run in progress before the store closes under it (the run is then recorded as failed). */
+const STOP_GRACE_MS = 5_000;
 
 runCommand('start', async () => {
     loadDotEnv();
@@ -33,8 +37,6 @@ runCommand('start', async () => {
     }
     const { metadata } = flags;
     const env = readEnv();
-    const schedule = syncIntervalMs(NANGO_YAML, PROVIDER_CONFIG_KEY, SYNC_NAME);
-    await deployedSync();
 
     let emulator: RunningClariEmulator | null = null;
     let clari: ClariTarget | null = realClariTarget(env);
@@ -53,6 +55,10 @@ runCommand('start', async () => {
         );
     }
 
+    let firstRunEnded = (): void => undefined;
+    const firstRun = new Promise<void>((resolve) => {
+        firstRunEnded = resolve;
+    });
     const store = await openStore({ dir: env.NANGO_LOCAL_DB });
     const server = await startNangoServer({
         store,
@@ -60,44 +66,66 @@ runCommand('start', async () => {
         clariBaseUrl: clari.baseUrl,
         port: env.NANGO_LOCAL_PORT,
         host: '127.0.0.1',
-        autoPrune: autoPruneFromEnv(env)
+        autoPrune: autoPruneFromEnv(env),
+        runJob: deployedSyncRunner({ store, clariBaseUrl: clari.baseUrl, observe: (job) => showRun(job, firstRunEnded) }),
+        onJobError: (job, error) => {
+            if (job === null) {
+                console.error(`scheduler: ${describeFailure(error)}`);
+            }
+        }
     }).catch(async (error: unknown) => {
         await store.close();
         await emulator?.close();
         throw error;
     });
-    await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
-    console.log(`Local Nango stand-in on ${server.url}, store ${env.NANGO_LOCAL_DB}, connection ${env.NANGO_CONNECTION_ID}.\n`);
+    try {
+        await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
+        if (metadata) {
+            await store.setMetadata(env.NANGO_CONNECTION_ID, PROVIDER_CONFIG_KEY, metadata);
+        }
+        console.log(`Local Nango on ${server.url}, store ${env.NANGO_LOCAL_DB}, connection ${env.NANGO_CONNECTION_ID}.`);
+        console.log('Deploying nango-integrations/ to it: nango deploy dev --auto-confirm (the pinned CLI compiles it first)...');
+        const deployment = await deployWithCli({ serverUrl: server.url, secretKey: env.NANGO_SECRET_KEY_DEV });
+        const flow = await store.getDeployedFlow(PROVIDER_CONFIG_KEY, SYNC_NAME);
+        console.log(
+            `Deployed ${deployment.deployed.join(', ')}. The local Nango runs ${SYNC_NAME} now, then ${flow?.runs ?? 'on its schedule'}.\n`
+        );
+        await firstRun;
+    } catch (error) {
+        await server.close();
+        await store.close();
+        await emulator?.close();
+        throw error;
+    }
 
-    const proxy = directProxy(clari);
-    const session = { persist: store, proxy, connectionId: env.NANGO_CONNECTION_ID, metadata };
-    // One run at a time: a scheduled run that comes due while the previous one still works is skipped.
-    const current: { run: Promise<void> | null } = { run: null };
-    const syncOnce = (): Promise<void> => {
-        current.run ??= runSyncWithProgress(session)
-            .then(
-                () => undefined,
-                (error: unknown) => {
-                    console.error(`sync failed: ${describeFailure(error)}`);
-                }
-            )
-            .finally(() => {
-                current.run = null;
-            });
-        return current.run;
-    };
-
-    await syncOnce();
     console.log(`\n${queryHints(server.url, env.NANGO_CONNECTION_ID, env.NANGO_SECRET_KEY_DEV)}`);
-    console.log(`\nServing. The sync runs again ${schedule.runs} (nango.yaml). Ctrl-C to stop.`);
-    const timer = setInterval(() => void syncOnce(), schedule.intervalMs);
+    console.log('\nServing. Another terminal can run `npm run sync` against this local Nango. Ctrl-C to stop.');
 
     await untilInterrupted();
-    clearInterval(timer);
-    await server.close();
+    // A run cut short here is recorded as failed, so lastSyncDate stays where it was.
+    await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS))]);
     await emulator?.close();
-    // A run cut short by the shutdown is recorded as failed, so lastSyncDate stays where it was.
-    await Promise.race([current.run, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-    proxy.close();
     await store.close();
 });
+
+/** A progress display for each scheduled run; `onFirstEnd` learns when the first one has ended, well or not. */
+function showRun(job: SyncJob, onFirstEnd: () => void): RunObserver {
+    const progress = new SyncProgress();
+    console.log(`Running ${job.flow.name}@${job.flow.version} for connection ${job.connectionId}${job.mode === 'full_refresh' ? ' (full refresh)' : ''}...`);
+    return {
+        onEvent: progress.onEvent,
+        finished: (outcome) => {
+            progress.stop();
+            if (progress.summaryLine) {
+                console.log(progress.summaryLine);
+            }
+            if ('result' in outcome) {
+                const { added, updated, unchanged, deleted } = outcome.result.counts;
+                console.log(`Record store: ${added} added, ${updated} updated, ${unchanged} unchanged, ${deleted} deleted.`);
+            } else {
+                console.error(`sync failed: ${describeFailure(outcome.error)}`);
+            }
+            onFirstEnd();
+        }
+    };
+}

@@ -6,6 +6,8 @@ import { z } from 'zod';
 
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
 import { registerDeployApi } from './deploy-api.js';
+import { SyncScheduler, type RunJob, type SyncJob } from './scheduler.js';
+import { registerSyncApi } from './sync-api.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
 import { jsonHasNul, NUL_MESSAGE, pgText } from './pg-input.js';
 import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
@@ -31,6 +33,12 @@ export interface NangoServerOptions {
     /** nango.yaml sync endpoint path => model, served as GET /v1<path>. */
     syncEndpoints?: Readonly<Record<string, string>> | undefined;
     logger?: boolean | undefined;
+    /**
+     * Runs one deployed sync for one connection. With it, the server schedules deployed syncs (their `runs`)
+     * and serves POST /sync/trigger and GET /sync/status; without it, it runs no syncs.
+     */
+    runJob?: RunJob | undefined;
+    onJobError?: ((job: SyncJob | null, error: unknown) => void) | undefined;
     onProxyAttempt?: ((attempt: ProxyAttempt & { connectionId: string }) => void) | undefined;
 }
 
@@ -195,6 +203,17 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
     registerRecordsApi(app, { store, syncEndpoints: options.syncEndpoints ?? { '/calls': 'Call' } });
     registerPersistApi(app, { store, clariBaseUrl });
     registerDeployApi(app, { store, providerConfigKey });
+    const scheduler = options.runJob ? new SyncScheduler({ store, runJob: options.runJob, onJobError: options.onJobError }) : null;
+    if (scheduler) {
+        app.addHook('onReady', (done) => {
+            scheduler.start();
+            done();
+        });
+        app.addHook('onClose', async () => {
+            await scheduler.stop();
+        });
+    }
+    registerSyncApi(app, { store, scheduler });
     registerProxyRoute(app, {
         store,
         clariBaseUrl,

@@ -248,6 +248,10 @@ export interface RecordStore {
     /** Without `type`, a sync wins over an action or on-event script of the same name. */
     getDeployedFlow(providerConfigKey: string, name: string, type?: DeployedFlowType): Promise<DeployedFlow | undefined>;
     countConnections(providerConfigKey: string): Promise<number>;
+    /** The connection ids of an integration, oldest first: whom a deployed sync runs for. */
+    listConnectionIds(providerConfigKey: string): Promise<string[]>;
+    /** Live (not deleted) records of a model, as Nango's sync status reports them. */
+    countLiveRecords(connectionId: string, model: string): Promise<number>;
     close(): Promise<void>;
 }
 
@@ -890,6 +894,22 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
             );
             const row = res.rows[0];
             return row ? toDeployedFlow(row) : undefined;
+        },
+
+        async listConnectionIds(providerConfigKey) {
+            const res = await db.query<{ connection_id: string }>(
+                `SELECT connection_id FROM connections WHERE provider_config_key = $1 ORDER BY created_at, id`,
+                [providerConfigKey]
+            );
+            return res.rows.map((row) => row.connection_id);
+        },
+
+        async countLiveRecords(connectionId, model) {
+            const res = await db.query<{ count: number }>(
+                `SELECT count(*)::int AS count FROM records WHERE connection_id = $1 AND model = $2 AND deleted_at IS NULL`,
+                [connectionId, model]
+            );
+            return res.rows[0]?.count ?? 0;
         },
 
         async countConnections(providerConfigKey) {

@@ -26,6 +26,8 @@ export interface RunSyncOptions {
     metadata?: Record<string, unknown> | undefined;
     proxy: ClariProxy;
     fetchData: (nango: NangoSync) => Promise<void>;
+    /** Nango's full refresh: the run sees no lastSyncDate, as on a first run. */
+    fullRefresh?: boolean | undefined;
     onEvent?: ((event: RunnerEvent) => void) | undefined;
 }
 
@@ -57,7 +59,7 @@ function errorMessage(err: unknown): string {
 export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
     const { persist, connectionId, syncName } = options;
     const run = await persist.startRun(connectionId, syncName, thisRunner());
-    const { lastSyncDate } = run;
+    const lastSyncDate = options.fullRefresh ? undefined : run.lastSyncDate;
     let pendingLogs: RunLogLine[] = [];
     // Chained so that lines reach the store in order even when a heartbeat's flush is still in flight.
     let flushing: Promise<void> = Promise.resolve();

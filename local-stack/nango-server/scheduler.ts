@@ -1,0 +1,267 @@
+import { SyncAlreadyRunningError, type DeployedFlow, type RecordStore, type SyncRun } from './store.js';
+
+/**
+ * The local counterpart of Nango's orchestrator: runs every deployed sync for every connection of its
+ * integration on the sync's `runs` schedule, runs one now on `POST /sync/trigger`, and answers
+ * `GET /sync/status`. One run per sync and connection at a time; the store refuses a second one even
+ * when another process (`npm run sync`) started it.
+ */
+
+const UNIT_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+/** How often due runs are looked for. */
+const TICK_MS = 1_000;
+/** When a run could not start because another process runs the same sync, try again this soon. */
+const BUSY_RETRY_MS = 10_000;
+
+/** A `runs:` schedule such as "every hour" or "every 30 minutes", in milliseconds. */
+export function parseRuns(runs: string): number {
+    const match = /^every\s+(?:(\d+)\s*)?(minute|hour|day|min|m|h|d)s?$/i.exec(runs.trim());
+    const unit = { min: 'minute', m: 'minute', h: 'hour', d: 'day' }[match?.[2]?.toLowerCase() ?? ''] ?? match?.[2]?.toLowerCase();
+    const unitMs = unit === undefined ? undefined : UNIT_MS[unit];
+    if (!match || unitMs === undefined) {
+        throw new Error(`cannot read the schedule "${runs}" (expected e.g. "every hour" or "every 30 minutes")`);
+    }
+    return Number(match[1] ?? 1) * unitMs;
+}
+
+export type SyncMode = 'incremental' | 'full_refresh';
+
+export interface SyncJob {
+    flow: DeployedFlow;
+    connectionId: string;
+    /** A full refresh runs as if the sync had never succeeded (no lastSyncDate). */
+    mode: SyncMode;
+}
+
+/** Runs one job to its end; rejects when the run failed (the run's own record says why). */
+export type RunJob = (job: SyncJob) => Promise<void>;
+
+export interface SchedulerOptions {
+    store: RecordStore;
+    runJob: RunJob;
+    /** A run that failed or could not start (job null: looking for due runs failed); for the server's console. */
+    onJobError?: ((job: SyncJob | null, error: unknown) => void) | undefined;
+}
+
+/** Nango's GET /sync/status entry. */
+export interface SyncStatus {
+    id: string;
+    connection_id: string;
+    name: string;
+    status: 'RUNNING' | 'SUCCESS' | 'ERROR' | 'PAUSED' | 'STOPPED';
+    type: 'INITIAL' | 'INCREMENTAL';
+    finishedAt: string | null;
+    nextScheduledSyncAt: string | null;
+    frequency: string | null;
+    latestResult: Record<string, { added: number; updated: number; deleted: number }> | null;
+    recordCount: Record<string, number>;
+}
+
+export class UnknownSyncError extends Error {
+    override name = 'UnknownSyncError';
+}
+
+interface JobState {
+    nextAt: number;
+    running: Promise<void> | null;
+    /** A trigger that arrived while the job ran: run once more right after. */
+    again: SyncMode | null;
+}
+
+const runCountsSchemaKeys = ['added', 'updated', 'deleted'] as const;
+
+function latestResult(run: SyncRun | undefined, models: readonly string[]): SyncStatus['latestResult'] {
+    if (run?.status !== 'success' || run.summary === null) {
+        return null;
+    }
+    let counts: unknown;
+    try {
+        counts = JSON.parse(run.summary);
+    } catch {
+        return null;
+    }
+    if (typeof counts !== 'object' || counts === null) {
+        return null;
+    }
+    const numbers = Object.fromEntries(
+        runCountsSchemaKeys.map((key) => {
+            const value: unknown = (counts as Record<string, unknown>)[key];
+            return [key, typeof value === 'number' ? value : 0];
+        })
+    ) as Record<(typeof runCountsSchemaKeys)[number], number>;
+    return Object.fromEntries(models.map((model) => [model, numbers]));
+}
+
+export class SyncScheduler {
+    private readonly jobs = new Map<string, JobState>();
+    private timer: NodeJS.Timeout | null = null;
+    private ticking: Promise<void> = Promise.resolve();
+    private stopped = false;
+
+    constructor(private readonly options: SchedulerOptions) {}
+
+    start(): void {
+        this.timer = setInterval(() => {
+            this.ticking = this.ticking
+                .then(() => this.tick())
+                .catch((error: unknown) => {
+                    this.options.onJobError?.(null, error);
+                });
+        }, TICK_MS);
+        this.timer.unref();
+    }
+
+    /** Stops scheduling and waits for the runs in progress. */
+    async stop(): Promise<void> {
+        this.stopped = true;
+        if (this.timer) {
+            clearInterval(this.timer);
+        }
+        await this.ticking;
+        await Promise.all([...this.jobs.values()].flatMap((job) => (job.running ? [job.running.catch(() => undefined)] : [])));
+    }
+
+    /**
+     * Queues a run now of each named deployed sync (all of the integration's when `syncNames` is empty)
+     * for `connectionId`, or for every connection of the integration.
+     */
+    async trigger(
+        providerConfigKey: string,
+        syncNames: readonly string[],
+        connectionId: string | undefined,
+        mode: SyncMode
+    ): Promise<void> {
+        const flows = await this.syncFlows(providerConfigKey, syncNames);
+        const connections = connectionId === undefined ? await this.options.store.listConnectionIds(providerConfigKey) : [connectionId];
+        for (const flow of flows) {
+            for (const id of connections) {
+                const key = jobKey(flow, id);
+                const state = this.jobs.get(key) ?? { nextAt: Date.now(), running: null, again: null };
+                this.jobs.set(key, state);
+                if (state.running) {
+                    state.again = mode;
+                } else {
+                    this.launch({ flow, connectionId: id, mode }, state);
+                }
+            }
+        }
+    }
+
+    async status(providerConfigKey: string, syncNames: readonly string[], connectionId: string | undefined): Promise<SyncStatus[]> {
+        const flows = await this.syncFlows(providerConfigKey, syncNames);
+        const connections = connectionId === undefined ? await this.options.store.listConnectionIds(providerConfigKey) : [connectionId];
+        const statuses: SyncStatus[] = [];
+        for (const flow of flows) {
+            for (const id of connections) {
+                statuses.push(await this.statusOf(flow, id));
+            }
+        }
+        return statuses;
+    }
+
+    private async statusOf(flow: DeployedFlow, connectionId: string): Promise<SyncStatus> {
+        const { store } = this.options;
+        const runs = await store.listRuns({ connectionId, syncName: flow.name, limit: 50 });
+        const latest = runs[0];
+        const finished = runs.find((run) => run.status !== 'running');
+        const lastSuccess = runs.find((run) => run.status === 'success');
+        const succeededBefore = latest !== undefined && runs.some((run) => run.status === 'success' && run.startedAt < latest.startedAt);
+        const state = this.jobs.get(jobKey(flow, connectionId));
+        const counts = await Promise.all(
+            flow.models.map(async (model) => [model, await store.countLiveRecords(connectionId, model)] as const)
+        );
+        return {
+            id: jobKey(flow, connectionId),
+            connection_id: connectionId,
+            name: flow.name,
+            status: statusWord(latest, state, flow),
+            type: succeededBefore ? 'INCREMENTAL' : 'INITIAL',
+            finishedAt: finished?.finishedAt?.toISOString() ?? null,
+            nextScheduledSyncAt: state && !this.stopped ? new Date(state.nextAt).toISOString() : null,
+            frequency: flow.runs,
+            latestResult: latestResult(lastSuccess, flow.models),
+            recordCount: Object.fromEntries(counts)
+        };
+    }
+
+    private async syncFlows(providerConfigKey: string, syncNames: readonly string[]): Promise<DeployedFlow[]> {
+        const deployed = (await this.options.store.listDeployedFlows()).filter(
+            (flow) => flow.type === 'sync' && flow.providerConfigKey === providerConfigKey
+        );
+        if (syncNames.length === 0) {
+            return deployed;
+        }
+        return syncNames.map((name) => {
+            const flow = deployed.find((candidate) => candidate.name === name);
+            if (!flow) {
+                throw new UnknownSyncError(`no sync "${name}" is deployed for ${providerConfigKey} (deploy it with nango deploy)`);
+            }
+            return flow;
+        });
+    }
+
+    private async tick(): Promise<void> {
+        if (this.stopped) {
+            return;
+        }
+        const flows = (await this.options.store.listDeployedFlows()).filter((flow) => flow.type === 'sync' && flow.autoStart && flow.runs);
+        for (const flow of flows) {
+            for (const connectionId of await this.options.store.listConnectionIds(flow.providerConfigKey)) {
+                const key = jobKey(flow, connectionId);
+                let state = this.jobs.get(key);
+                if (!state) {
+                    // First sight: due now if the sync never succeeded, else one interval after its last successful start.
+                    const last = await this.options.store.lastSuccessfulRunStart(connectionId, flow.name);
+                    state = { nextAt: last ? last.getTime() + intervalOf(flow) : Date.now(), running: null, again: null };
+                    this.jobs.set(key, state);
+                }
+                if (!state.running && Date.now() >= state.nextAt) {
+                    this.launch({ flow, connectionId, mode: 'incremental' }, state);
+                }
+            }
+        }
+    }
+
+    private launch(job: SyncJob, state: JobState): void {
+        const startedAt = Date.now();
+        state.running = this.options
+            .runJob(job)
+            .then(
+                () => {
+                    state.nextAt = startedAt + intervalOf(job.flow);
+                },
+                (error: unknown) => {
+                    // Another process holds the run: try again soon rather than a whole interval later.
+                    state.nextAt = error instanceof SyncAlreadyRunningError ? Date.now() + BUSY_RETRY_MS : startedAt + intervalOf(job.flow);
+                    this.options.onJobError?.(job, error);
+                }
+            )
+            .finally(() => {
+                state.running = null;
+                const again = state.again;
+                state.again = null;
+                if (again && !this.stopped) {
+                    this.launch({ ...job, mode: again }, state);
+                }
+            });
+    }
+}
+
+function statusWord(latest: SyncRun | undefined, state: JobState | undefined, flow: DeployedFlow): SyncStatus['status'] {
+    if (state?.running || latest?.status === 'running') {
+        return 'RUNNING';
+    }
+    if (latest === undefined) {
+        // Never ran: a scheduled sync starts within a tick; one without a schedule waits for a trigger.
+        return flow.autoStart && flow.runs ? 'RUNNING' : 'STOPPED';
+    }
+    return latest.status === 'success' ? 'SUCCESS' : 'ERROR';
+}
+
+function jobKey(flow: DeployedFlow, connectionId: string): string {
+    return `${flow.providerConfigKey}/${flow.name}/${connectionId}`;
+}
+
+function intervalOf(flow: DeployedFlow): number {
+    return flow.runs ? parseRuns(flow.runs) : Number.POSITIVE_INFINITY;
+}

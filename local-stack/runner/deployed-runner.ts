@@ -1,0 +1,67 @@
+import { createClariProxy } from '../nango-server/proxy.js';
+import type { RunJob, SyncJob } from '../nango-server/scheduler.js';
+import type { RecordStore } from '../nango-server/store.js';
+import type { RunnerEvent } from './events.js';
+import { runSync, type RunSyncResult } from './run-sync.js';
+import { loadBundledSync, type SyncEntry } from './sandbox.js';
+
+/** What a caller sees of one scheduled run: its events as they come, then how it ended. */
+export interface RunObserver {
+    onEvent?: ((event: RunnerEvent) => void) | undefined;
+    finished?: ((outcome: { result: RunSyncResult } | { error: unknown }) => void) | undefined;
+}
+
+export interface DeployedRunnerOptions {
+    store: RecordStore;
+    /** Where the proxy sends the sync's requests, with the connection's credentials. */
+    clariBaseUrl: string;
+    observe?: ((job: SyncJob) => RunObserver) | undefined;
+}
+
+/**
+ * Runs a deployed sync as Nango's runner does: the JS that `nango deploy` stored, in the sandbox, with
+ * a NangoSync whose writes go to the store this server owns and whose requests go through its proxy.
+ */
+export function deployedSyncRunner(options: DeployedRunnerOptions): RunJob {
+    // One compiled bundle per deployed version: a redeploy changes deployedAt and brings in the new code.
+    const loaded = new Map<string, SyncEntry>();
+    const entryFor = (job: SyncJob): SyncEntry => {
+        const key = `${job.flow.providerConfigKey}/${job.flow.name}@${job.flow.deployedAt.toISOString()}`;
+        let entry = loaded.get(key);
+        if (!entry) {
+            entry = loadBundledSync(job.flow.js, `${job.flow.name}-${job.flow.providerConfigKey}.js`);
+            loaded.set(key, entry);
+        }
+        return entry;
+    };
+
+    return async (job) => {
+        const connection = await options.store.getConnection(job.connectionId, job.flow.providerConfigKey);
+        if (!connection) {
+            throw new Error(`connection ${job.connectionId} of ${job.flow.providerConfigKey} no longer exists`);
+        }
+        const observer = options.observe?.(job) ?? {};
+        const proxy = createClariProxy({
+            baseUrl: options.clariBaseUrl,
+            credentials: { apiKey: connection.apiKey, apiPassword: connection.apiPassword }
+        });
+        try {
+            const result = await runSync({
+                persist: options.store,
+                proxy,
+                connectionId: job.connectionId,
+                providerConfigKey: job.flow.providerConfigKey,
+                syncName: job.flow.name,
+                fetchData: entryFor(job),
+                fullRefresh: job.mode === 'full_refresh',
+                onEvent: observer.onEvent
+            });
+            observer.finished?.({ result });
+        } catch (error) {
+            observer.finished?.({ error });
+            throw error;
+        } finally {
+            proxy.close();
+        }
+    };
+}
