@@ -111,7 +111,9 @@ runCommand('start', async () => {
 /** A progress display for each scheduled run; `onFirstEnd` learns when the first one has ended, well or not. */
 function showRun(job: SyncJob, onFirstEnd: () => void): RunObserver {
     const progress = new SyncProgress();
-    console.log(`Running ${job.flow.name}@${job.flow.version} for connection ${job.connectionId}${job.mode === 'full_refresh' ? ' (full refresh)' : ''}...`);
+    console.log(
+        `Running ${job.flow.name}@${job.flow.version} for connection ${job.connectionId}${job.mode === 'full_refresh' ? ' (full refresh)' : ''}...`
+    );
     return {
         onEvent: progress.onEvent,
         finished: (outcome) => {
