@@ -1,5 +1,5 @@
-import { ClariAuthError } from '../../nango-integrations/clari-copilot/clari-client.js';
-import { InvalidSyncOptionsError } from '../../nango-integrations/clari-copilot/options.js';
+import type { ClariAuthError } from '../../nango-integrations/clari-copilot/clari-client.js';
+import type { InvalidSyncOptionsError } from '../../nango-integrations/clari-copilot/options.js';
 import { StoreInUseError } from '../nango-server/index.js';
 import { ConfigError } from './config.js';
 
@@ -17,16 +17,24 @@ export function runCommand(name: string, main: () => Promise<void>): void {
     });
 }
 
+/**
+ * The sync's own errors are recognised by name: it runs from its bundle in a sandbox, where its classes
+ * are the bundle's copies, not the ones this process imports.
+ */
+function isSyncError<T extends ClariAuthError | InvalidSyncOptionsError>(error: unknown, name: T['name']): error is T {
+    return error instanceof Error && error.name === name;
+}
+
 /** 2 for what the user fixes in their configuration (metadata included, wherever it came from), else 1. */
 export function exitCodeFor(error: unknown): 1 | 2 {
-    return error instanceof ConfigError || error instanceof InvalidSyncOptionsError ? 2 : 1;
+    return error instanceof ConfigError || isSyncError<InvalidSyncOptionsError>(error, 'InvalidSyncOptionsError') ? 2 : 1;
 }
 
 export function describeFailure(error: unknown): string {
     if (error instanceof ConfigError || error instanceof StoreInUseError) {
         return error.message;
     }
-    if (error instanceof ClariAuthError) {
+    if (isSyncError<ClariAuthError>(error, 'ClariAuthError')) {
         // The sync's message speaks of a Nango connection; locally the pair comes from these two variables.
         return `${error.message} Locally, they are CLARI_API_KEY and CLARI_API_PASSWORD (in the environment or .env).`;
     }
