@@ -2,7 +2,7 @@ import type { Nango, NangoSyncConfig, StandardNangoConfig } from '@nangohq/node'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
-import { sendError, zodErrorToHttp, type ValidationError } from './http-errors.js';
+import { rejectQuery, sendError, zodErrorToHttp, type ValidationError } from './http-errors.js';
 import { PROVIDER } from './proxy.js';
 import { toJsonObject, type JsonObject, type JsonValue } from './record-codec.js';
 import type { DeployedFlow, DeployedFlowType, DeployFlowInput, RecordStore } from './store.js';
@@ -144,15 +144,6 @@ function isJsonObject(value: JsonValue | undefined): value is JsonObject {
 
 function flowKey(flow: { providerConfigKey: string; type: DeployedFlowType; name: string }): string {
     return JSON.stringify([flow.providerConfigKey, flow.type, flow.name]);
-}
-
-function rejectQuery(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
-    if (Object.keys(request.query as object).length === 0) {
-        return undefined;
-    }
-    return sendError(reply, 400, 'invalid_query_params', {
-        errors: [{ code: 'unrecognized_keys', message: 'this endpoint takes no query parameters', path: [] }]
-    });
 }
 
 function invalidBody(reply: FastifyReply, errors: ValidationError[]): FastifyReply {

@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 
 /** Nango's ValidationError item: `{ code, message, path }` per zod issue. */
@@ -24,4 +24,14 @@ export function sendError(
     details: { message?: string; errors?: ValidationError[] } = {}
 ): FastifyReply {
     return reply.code(status).send({ error: { code, ...details } });
+}
+
+/** Nango's answer to a query string on an endpoint that takes none; undefined when there is none. */
+export function rejectQuery(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    if (Object.keys(request.query as object).length === 0) {
+        return undefined;
+    }
+    return sendError(reply, 400, 'invalid_query_params', {
+        errors: [{ code: 'unrecognized_keys', message: 'this endpoint takes no query parameters', path: [] }]
+    });
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
-import { sendError, zodErrorToHttp } from './http-errors.js';
+import { rejectQuery, sendError, zodErrorToHttp } from './http-errors.js';
 import { isPgTimestamp, pgText } from './pg-input.js';
 import { InvalidCursorError, MAX_LIMIT, type RecordStore } from './store.js';
 
@@ -124,10 +124,9 @@ export function registerRecordsApi(app: FastifyInstance, options: RecordsApiOpti
     app.get('/records/', records);
 
     app.patch('/records/prune', async (request, reply) => {
-        if (Object.keys(request.query as object).length > 0) {
-            return sendError(reply, 400, 'invalid_query_params', {
-                errors: [{ code: 'unrecognized_keys', message: 'this endpoint takes no query parameters', path: [] }]
-            });
+        const withQuery = rejectQuery(request, reply);
+        if (withQuery) {
+            return withQuery;
         }
         const body = pruneBodySchema.safeParse(request.body);
         if (!body.success) {

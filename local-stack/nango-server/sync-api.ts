@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
-import { sendError, zodErrorToHttp } from './http-errors.js';
+import { rejectQuery, sendError, zodErrorToHttp } from './http-errors.js';
 import { UnknownSyncError, type SyncScheduler } from './scheduler.js';
 import type { RecordStore } from './store.js';
 
@@ -62,10 +62,9 @@ export function registerSyncApi(app: FastifyInstance, options: SyncApiOptions): 
     };
 
     app.post('/sync/trigger', async (request: FastifyRequest, reply: FastifyReply) => {
-        if (Object.keys(request.query as object).length > 0) {
-            return sendError(reply, 400, 'invalid_query_params', {
-                errors: [{ code: 'unrecognized_keys', message: 'this endpoint takes no query parameters', path: [] }]
-            });
+        const withQuery = rejectQuery(request, reply);
+        if (withQuery) {
+            return withQuery;
         }
         const body = triggerBodySchema.safeParse(request.body);
         if (!body.success) {
