@@ -323,9 +323,12 @@ export async function prepareStore(emulator: BenchEmulator, config: RunConfig): 
 
 export async function measure(options: RunOptions): Promise<Measurement> {
     const { emulator, speed } = options;
+    const { strategy, connectionId, metadata, storeDir } = options.config;
+    console.log(`  → ${options.label}`);
+    // Started before the clock and the counters: its startup (tsx, opening the store) is not the run's.
+    const nango = await startLocalNango(storeDir, emulator.url);
     await emulator.resetStats();
     const started = Date.now();
-    console.log(`  → ${options.label}`);
     const timer = setInterval(() => {
         void emulator.stats().then((stats) => {
             const seconds = Math.round((Date.now() - started) / 1000);
@@ -337,8 +340,6 @@ export async function measure(options: RunOptions): Promise<Measurement> {
             );
         });
     }, PROGRESS_EVERY_MS);
-    const { strategy, connectionId, metadata, storeDir } = options.config;
-    const nango = await startLocalNango(storeDir, emulator.url);
     const parentCpu = process.cpuUsage();
     const parentStarted = performance.now();
     let output: ChildOutput;
