@@ -68,6 +68,9 @@ export async function renderCharts(results: BenchResults): Promise<{ time: strin
         time.push({ n, series: 'ours, first sync (details 150-400 ms)', value: first.wallS * speed });
         time.push({ n, series: 'rate-limit bound at 10 req/s', value: first.boundS * speed });
         memory.push({ n, series: 'ours: peak RSS', value: first.peakRssBytes / MB });
+        if (first.server) {
+            memory.push({ n, series: 'ours: local Nango (store) peak RSS', value: first.server.peakRssBytes / MB });
+        }
         memory.push({ n, series: 'ours: peak JS heap', value: first.peakHeapBytes / MB });
         if (baseline) {
             time.push({ n, series: 'ours, details 300 ms', value: baseline.ours.wallS * baseline.speed });
@@ -96,7 +99,10 @@ export async function renderCharts(results: BenchResults): Promise<{ time: strin
         memory: await render(
             lineChart({
                 title: 'Clari Copilot first sync: peak memory of the runner process vs N',
-                subtitle: ['Peak RSS (process.resourceUsage().maxRSS, PGlite store included) and peak V8 heap, one child process per run.'],
+                subtitle: [
+                    'Peak RSS (process.resourceUsage().maxRSS) and peak V8 heap, one child process per run;',
+                    'the PGlite store lives in a local Nango process of its own, whose peak RSS is shown apart (older runs: in the runner).'
+                ],
                 yTitle: 'MB',
                 points: memory,
                 logY: false

@@ -1,5 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 import {
@@ -10,14 +12,28 @@ import {
     type RunningClariEmulator,
     type StatsSnapshot
 } from '../local-stack/emulator/index.js';
-import { openStore } from '../local-stack/nango-server/index.js';
-import { RESULT_PREFIX, childResultSchema, type ChildConfig, type ChildResult } from './protocol.js';
+import { DEFAULT_PROVIDER_CONFIG_KEY, openStore } from '../local-stack/nango-server/index.js';
+import { registerRemoteConnection, type LocalNangoEndpoint } from '../local-stack/runner/http-persist.js';
+import {
+    NANGO_RESULT_PREFIX,
+    NANGO_URL_PREFIX,
+    RESULT_PREFIX,
+    childResultSchema,
+    serverResultSchema,
+    type ChildConfig,
+    type ChildResult,
+    type NangoChildConfig,
+    type ServerResult
+} from './protocol.js';
 
-/** The emulator (in this process) and the measured sync runs (each in a child process). */
+/** The emulator (in this process), and for each measured run a local Nango and a sync runner (a child process each). */
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TSX_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const CHILD_SCRIPT = path.join(REPO_ROOT, 'bench', 'sync-child.ts');
+const NANGO_SCRIPT = path.join(REPO_ROOT, 'bench', 'nango-child.ts');
+/** The servers listen on 127.0.0.1 for one run each; a fresh key per bench keeps a stray client of another one out. */
+const SECRET_KEY = randomBytes(16).toString('hex');
 const PROGRESS_EVERY_MS = 10_000;
 const DAY_MS = 86_400_000;
 
@@ -53,13 +69,24 @@ export interface EmulatorFigures {
     maxObservedRps: number;
 }
 
+/** Where the run's store lived: in a local Nango process of its own, or (runs recorded before it moved) in the runner. */
+export type StoreLocation = 'server' | 'runner';
+
+export interface ServerFigures extends ServerResult {
+    /** CPU time / wall time of the server process over the run. */
+    cpuShare: number;
+}
+
 export interface Measurement extends ChildResult {
     label: string;
+    storeIn: StoreLocation;
+    /** The local Nango process that owned the store and proxied Clari; null for runs recorded before it existed. */
+    server: ServerFigures | null;
     speed: number;
     /** Requests per second Clari (the emulator) allows in this measurement: 10 x speed. */
     allowedRate: number;
     latency: LatencyConfig;
-    /** Every Clari request the run made (retries included). */
+    /** Every Clari request the run made (retries included, the server proxy's too). */
     clariRequests: number;
     wallS: number;
     /** (list requests + detail requests) / allowed rate: no run can be faster. */
@@ -68,7 +95,7 @@ export interface Measurement extends ChildResult {
     /** Clari requests per record saved; null when nothing was saved. */
     requestsPerCall: number | null;
     recordsPerSecond: number;
-    /** CPU time / wall time of the runner (child) and of the bench process (the emulator, mostly). */
+    /** CPU time / wall time of the runner (child) and of the bench process (the emulator, mostly); the server's is in `server`. */
     runnerCpuShare: number;
     emulatorCpuShare: number;
     emulator: EmulatorFigures;
@@ -163,12 +190,20 @@ export class BenchEmulator {
     }
 }
 
+export interface RunConfig {
+    strategy: ChildConfig['strategy'];
+    /** A fresh temp folder for a first sync, the same one for the runs that follow it. */
+    storeDir: string;
+    connectionId: string;
+    metadata: ChildConfig['metadata'];
+}
+
 export interface RunOptions {
     label: string;
     emulator: BenchEmulator;
     speed: number;
     latency: LatencyConfig;
-    config: Omit<ChildConfig, 'baseUrl' | 'apiKey' | 'apiPassword' | 'prepareOnly'>;
+    config: RunConfig;
     /** For progress lines: roughly how many Clari requests the run should make. */
     expectedRequests: number;
 }
@@ -197,26 +232,72 @@ function runChild(config: ChildConfig): Promise<ChildOutput> {
     });
 }
 
-function childConfig(emulator: BenchEmulator, config: RunOptions['config'], prepareOnly: boolean): ChildConfig {
-    return {
-        ...config,
-        baseUrl: emulator.url,
-        apiKey: DEFAULT_CREDENTIALS.apiKey,
-        apiPassword: DEFAULT_CREDENTIALS.apiPassword,
-        prepareOnly
-    };
-}
-
 function crashed(what: string, output: ChildOutput): Error {
     const tail = output.stderr.trim().split('\n').slice(-20).join('\n');
     return new Error(`${what}: child exited with code ${String(output.code)}\n${tail}`);
 }
 
+interface LocalNango {
+    endpoint: LocalNangoEndpoint;
+    /** Closes its stdin, which makes it close the store and print what it measured. */
+    stop(): Promise<ServerResult>;
+}
+
+/** Starts `nango-child.ts` on `storeDir`; resolves once it prints its URL. */
+function startLocalNango(storeDir: string, clariBaseUrl: string): Promise<LocalNango> {
+    const config: NangoChildConfig = { storeDir, secretKey: SECRET_KEY, clariBaseUrl };
+    const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(TSX_BIN, [NANGO_SCRIPT, JSON.stringify(config)], {
+        cwd: REPO_ROOT,
+        stdio: ['pipe', 'pipe', 'pipe']
+    });
+    const output: ChildOutput = { code: null, stdout: '', stderr: '' };
+    const exited = new Promise<ChildOutput>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code) => {
+            output.code = code;
+            resolve(output);
+        });
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        output.stderr += chunk;
+    });
+    const stop = async (): Promise<ServerResult> => {
+        child.stdin.end();
+        await exited;
+        const line = output.stdout.split('\n').find((candidate) => candidate.startsWith(NANGO_RESULT_PREFIX));
+        if (output.code !== 0 || line === undefined) {
+            throw crashed(`the local Nango on ${storeDir}`, output);
+        }
+        return serverResultSchema.parse(JSON.parse(line.slice(NANGO_RESULT_PREFIX.length)));
+    };
+    return new Promise((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+            output.stdout += chunk;
+            // The last piece may be a line still being written.
+            const line = output.stdout
+                .split('\n')
+                .slice(0, -1)
+                .find((candidate) => candidate.startsWith(NANGO_URL_PREFIX));
+            if (line !== undefined) {
+                const url = line.slice(NANGO_URL_PREFIX.length).trim();
+                resolve({ endpoint: { url, secretKey: SECRET_KEY, providerConfigKey: DEFAULT_PROVIDER_CONFIG_KEY }, stop });
+            }
+        });
+        void exited.then(
+            () => {
+                reject(crashed(`starting the local Nango on ${storeDir}`, output));
+            },
+            (error: unknown) => {
+                reject(error instanceof Error ? error : new Error(String(error)));
+            }
+        );
+    });
+}
+
 /**
- * Creates the store folder and the connection in a throwaway child. PGlite's initdb peaks near 900 MB,
- * which would otherwise be the measured run's peak RSS whatever the sync did.
+ * Nango's record lifecycle, all at once: every stored payload pruned, as 30 days without an update would.
+ * It opens the folder here, between two runs, when no local Nango holds it (the store's lock would refuse).
  */
-/** Nango's record lifecycle, all at once: every stored payload pruned, as 30 days without an update would. */
 export async function pruneEveryRecord(storeDir: string): Promise<void> {
     const store = await openStore({ dir: storeDir });
     try {
@@ -227,18 +308,27 @@ export async function pruneEveryRecord(storeDir: string): Promise<void> {
     }
 }
 
-export async function prepareStore(emulator: BenchEmulator, config: RunOptions['config']): Promise<void> {
-    const output = await runChild(childConfig(emulator, config, true));
-    if (output.code !== 0) {
-        throw crashed(`preparing the store in ${config.storeDir}`, output);
+/**
+ * Creates the store folder and registers the connection's Clari credentials, through a throwaway local Nango:
+ * PGlite's initdb peaks near 900 MB, which would otherwise be the measured server's peak RSS whatever the sync did.
+ */
+export async function prepareStore(emulator: BenchEmulator, config: RunConfig): Promise<void> {
+    const server = await startLocalNango(config.storeDir, emulator.url);
+    try {
+        await registerRemoteConnection(server.endpoint, config.connectionId, DEFAULT_CREDENTIALS);
+    } finally {
+        await server.stop();
     }
 }
 
 export async function measure(options: RunOptions): Promise<Measurement> {
     const { emulator, speed } = options;
+    const { strategy, connectionId, metadata, storeDir } = options.config;
+    console.log(`  → ${options.label}`);
+    // Started before the clock and the counters: its startup (tsx, opening the store) is not the run's.
+    const nango = await startLocalNango(storeDir, emulator.url);
     await emulator.resetStats();
     const started = Date.now();
-    console.log(`  → ${options.label}`);
     const timer = setInterval(() => {
         void emulator.stats().then((stats) => {
             const seconds = Math.round((Date.now() - started) / 1000);
@@ -253,10 +343,19 @@ export async function measure(options: RunOptions): Promise<Measurement> {
     const parentCpu = process.cpuUsage();
     const parentStarted = performance.now();
     let output: ChildOutput;
+    let serverResult: ServerResult;
     try {
-        output = await runChild(childConfig(emulator, options.config, false));
+        output = await runChild({
+            strategy,
+            nangoUrl: nango.endpoint.url,
+            secretKey: nango.endpoint.secretKey,
+            clariBaseUrl: emulator.url,
+            connectionId,
+            metadata
+        });
     } finally {
         clearInterval(timer);
+        serverResult = await nango.stop();
     }
     const parentCpuUsed = process.cpuUsage(parentCpu);
     const emulatorCpuShare = (parentCpuUsed.user + parentCpuUsed.system) / 1000 / (performance.now() - parentStarted);
@@ -264,15 +363,27 @@ export async function measure(options: RunOptions): Promise<Measurement> {
     if (output.code !== 0 || line === undefined) {
         throw crashed(options.label, output);
     }
-    const result = childResultSchema.parse(JSON.parse(line.slice(RESULT_PREFIX.length)));
+    const childResult = childResultSchema.parse(JSON.parse(line.slice(RESULT_PREFIX.length)));
+    // Nango's proxy retries happen in the server, out of the runner's sight: the server counts them.
+    const result: ChildResult = {
+        ...childResult,
+        retries: childResult.retries + serverResult.proxyRetries,
+        status429: Math.max(childResult.status429, serverResult.proxy429s)
+    };
+    const server: ServerFigures = {
+        ...serverResult,
+        cpuShare: serverResult.windowMs > 0 ? serverResult.cpuMs / serverResult.windowMs : 0
+    };
     const stats = await emulator.stats();
     const allowedRate = CLARI_RATE * speed;
-    const clariRequests = result.listRequests + result.detailRequests + result.otherRequests;
+    const clariRequests = result.listRequests + result.detailRequests + result.otherRequests + serverResult.proxyRetries;
     const boundS = (result.listRequests + result.detailRequests) / allowedRate;
     const wallS = result.wallMs / 1000;
     const measurement: Measurement = {
         ...result,
         label: options.label,
+        storeIn: 'server',
+        server,
         speed,
         allowedRate,
         latency: options.latency,
@@ -295,9 +406,11 @@ export async function measure(options: RunOptions): Promise<Measurement> {
     const status = result.ok ? 'ok' : `FAILED (${result.error ?? 'unknown error'})`;
     console.log(
         `    ${status}: ${wallS.toFixed(1)}s, ${clariRequests} requests (${result.listRequests} list + ${result.detailRequests} details), ` +
-            `saved ${result.saved}, 429s ${result.status429}, retries ${result.retries}, peak RSS ${(result.peakRssBytes / 1048576).toFixed(0)} MB, ` +
-            `CPU runner ${Math.round(100 * measurement.runnerCpuShare)}% / emulator ${Math.round(100 * emulatorCpuShare)}%, ` +
-            `event-loop delay p99 ${result.eventLoopDelayP99Ms.toFixed(0)} ms / max ${result.eventLoopDelayMaxMs.toFixed(0)} ms`
+            `saved ${result.saved}, 429s ${result.status429}, retries ${result.retries}, ` +
+            `peak RSS runner ${(result.peakRssBytes / 1048576).toFixed(0)} MB / server ${(server.peakRssBytes / 1048576).toFixed(0)} MB, ` +
+            `CPU runner ${Math.round(100 * measurement.runnerCpuShare)}% / server ${Math.round(100 * server.cpuShare)}% / emulator ${Math.round(100 * emulatorCpuShare)}%, ` +
+            `event-loop delay p99/max runner ${result.eventLoopDelayP99Ms.toFixed(0)}/${result.eventLoopDelayMaxMs.toFixed(0)} ms, ` +
+            `server ${server.eventLoopDelayP99Ms.toFixed(0)}/${server.eventLoopDelayMaxMs.toFixed(0)} ms`
     );
     if (stats.total !== clariRequests) {
         console.log(`    note: the emulator counted ${stats.total} requests, the runner ${clariRequests}`);

@@ -1,24 +1,22 @@
 import { z } from 'zod';
 
-/** What the bench parent hands to `sync-child.ts` (one JSON argument) and what the child prints back (one JSON line). */
+/**
+ * What the bench parent hands to `sync-child.ts` and `nango-child.ts` (one JSON argument each) and what they
+ * print back (one JSON line each; the server also prints its URL once it listens).
+ */
 
 export const RESULT_PREFIX = 'BENCH_RESULT ';
 
 export const childConfigSchema = z
     .object({
         strategy: z.enum(['ours', 'naive']),
-        /** Store folder; a fresh temp folder for a first sync, the same one for the runs that follow it. */
-        storeDir: z.string().min(1),
-        baseUrl: z.url(),
-        apiKey: z.string(),
-        apiPassword: z.string(),
+        /** The local Nango (`nango-child.ts`) that owns this run's store and proxies Clari with the connection's credentials. */
+        nangoUrl: z.url(),
+        secretKey: z.string().min(1),
+        /** Clari (the emulator) as the server's proxy reaches it; the child never talks to it directly. */
+        clariBaseUrl: z.url(),
         connectionId: z.string().min(1),
-        metadata: z.record(z.string(), z.unknown()),
-        /**
-         * Only create the store and the connection, then exit. PGlite's initdb on a fresh folder peaks near
-         * 900 MB RSS, which would swamp the sync's own memory, so the parent prepares the store first.
-         */
-        prepareOnly: z.boolean()
+        metadata: z.record(z.string(), z.unknown())
     })
     .strict();
 export type ChildConfig = z.infer<typeof childConfigSchema>;
@@ -35,7 +33,7 @@ export const childResultSchema = z
         detailRequests: z.number(),
         otherRequests: z.number(),
         status429: z.number(),
-        /** Retries: the sync's own (from its summary line) plus any the proxy made. */
+        /** Retries the runner knows of: the sync's own (from its summary line); the server's proxy retries are counted there. */
         retries: z.number(),
         saved: z.number(),
         added: z.number(),
@@ -44,7 +42,7 @@ export const childResultSchema = z
         deleted: z.number(),
         /** The sync's final summary line (ours) or the naive sync's own summary. */
         summary: z.string().nullable(),
-        /** process.resourceUsage().maxRSS of the child, in bytes (store open included, initdb excluded). */
+        /** process.resourceUsage().maxRSS of the child, in bytes: the runner alone, the store lives in the server process. */
         peakRssBytes: z.number(),
         /** CPU time (user + system) the child spent during the run, in ms: above ~50% of wallMs the machine, not Clari, sets the pace. */
         cpuMs: z.number(),
@@ -58,3 +56,35 @@ export const childResultSchema = z
     })
     .strict();
 export type ChildResult = z.infer<typeof childResultSchema>;
+
+export const NANGO_URL_PREFIX = 'NANGO_URL ';
+export const NANGO_RESULT_PREFIX = 'NANGO_RESULT ';
+
+export const nangoChildConfigSchema = z
+    .object({
+        storeDir: z.string().min(1),
+        secretKey: z.string().min(1),
+        clariBaseUrl: z.url()
+    })
+    .strict();
+export type NangoChildConfig = z.infer<typeof nangoChildConfigSchema>;
+
+/** What the local Nango process measured, printed when the parent closes its stdin. */
+export const serverResultSchema = z
+    .object({
+        /** From the run's POST /persist/runs to the answer to its finish (the whole life of the server if no run finished). */
+        windowMs: z.number(),
+        /** CPU time (user + system) the server spent in that window, in ms. */
+        cpuMs: z.number(),
+        /** process.resourceUsage().maxRSS over the server's life (store open included, initdb excluded), in bytes. */
+        peakRssBytes: z.number(),
+        /** Event-loop delay in the window: a stall here delays store writes and every Clari request the server proxies. */
+        eventLoopDelayP99Ms: z.number(),
+        eventLoopDelayMaxMs: z.number(),
+        /** Upstream attempts the server's proxy made to Clari, the retries among them (Nango's proxy retries), and 429s. */
+        proxyAttempts: z.number(),
+        proxyRetries: z.number(),
+        proxy429s: z.number()
+    })
+    .strict();
+export type ServerResult = z.infer<typeof serverResultSchema>;

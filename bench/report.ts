@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import type { BenchArgs } from './args.js';
-import type { DatasetFigures, Measurement } from './measure.js';
+import type { DatasetFigures, Measurement, StoreLocation } from './measure.js';
 
 /** Result shapes, target checks, console tables and the README section. */
 
@@ -54,7 +54,7 @@ export const RSS_GROWTH_MAX = 1.25;
 export const NO_CHANGE_MAX = 2;
 export const SPEEDUP_MIN = 3;
 const BASELINE_MS = 300;
-/** Runner + emulator CPU above this share of one core: the 2-core box, not Clari's rate, may be the bottleneck. */
+/** Runner + server + emulator CPU above this share of one core: the 2-core box, not Clari's rate, may be the bottleneck. */
 const CPU_BUSY_SHARE = 0.7;
 
 const mb = (bytes: number): number => bytes / 1048576;
@@ -70,16 +70,26 @@ export function changedTarget(changedCalls: number): number {
  * work (event-loop stalls longer than the gap between two requests), may have set the pace instead of the rate.
  */
 function paceNote(run: Measurement): string {
-    const busy = run.runnerCpuShare + run.emulatorCpuShare;
+    const serverShare = run.server?.cpuShare ?? 0;
+    const busy = run.runnerCpuShare + serverShare + run.emulatorCpuShare;
     const gapMs = 1000 / run.allowedRate;
     const notes: string[] = [];
     if (busy > CPU_BUSY_SHARE) {
-        notes.push(`CPU runner ${Math.round(100 * run.runnerCpuShare)}% + emulator ${Math.round(100 * run.emulatorCpuShare)}% of a core`);
+        notes.push(
+            `CPU runner ${Math.round(100 * run.runnerCpuShare)}%${run.server ? ` + server ${Math.round(100 * serverShare)}%` : ''} + ` +
+                `emulator ${Math.round(100 * run.emulatorCpuShare)}% of a core`
+        );
     }
     if (run.eventLoopDelayP99Ms > gapMs) {
         notes.push(
             `the runner's event loop stalls (p99 ${fixed(run.eventLoopDelayP99Ms, 0)} ms, max ${fixed(run.eventLoopDelayMaxMs, 0)} ms: ` +
-                `store writes, JSON) exceed the ${fixed(gapMs, 0)} ms between two requests at ${run.allowedRate} req/s`
+                `${run.storeIn === 'runner' ? 'store writes, JSON' : 'JSON'}) exceed the ${fixed(gapMs, 0)} ms between two requests at ${run.allowedRate} req/s`
+        );
+    }
+    if (run.server && run.server.eventLoopDelayP99Ms > gapMs) {
+        notes.push(
+            `the server's event loop stalls (p99 ${fixed(run.server.eventLoopDelayP99Ms, 0)} ms, max ${fixed(run.server.eventLoopDelayMaxMs, 0)} ms: ` +
+                `store writes; it also proxies every Clari request) exceed the ${fixed(gapMs, 0)} ms between two requests`
         );
     }
     return notes.length === 0
@@ -175,13 +185,15 @@ export function evaluateTargets(sizes: readonly SizeResult[], args: BenchArgs): 
     const largest = sizes.at(-1);
     if (small && largest && largest.n > small.n) {
         const growth = largest.first.peakRssBytes / small.first.peakRssBytes;
+        const serverRss = (run: Measurement): string => (run.server ? `${fixed(mb(run.server.peakRssBytes), 0)} MB` : 'n/a');
         targets.push({
             id: 'rss-flat',
             n: largest.n,
             pass: growth <= RSS_GROWTH_MAX,
             text:
                 `peak RSS at ${largest.n} calls ${fixed(mb(largest.first.peakRssBytes), 0)} MB = ${fixed(growth, 2)}x that at 1000 (${fixed(mb(small.first.peakRssBytes), 0)} MB; target <= ${RSS_GROWTH_MAX}); ` +
-                `peak JS heap ${fixed(mb(largest.first.peakHeapBytes), 0)} MB vs ${fixed(mb(small.first.peakHeapBytes), 0)} MB`
+                `peak JS heap ${fixed(mb(largest.first.peakHeapBytes), 0)} MB vs ${fixed(mb(small.first.peakHeapBytes), 0)} MB; ` +
+                `the store's server process ${serverRss(largest.first)} vs ${serverRss(small.first)}`
         });
     } else {
         targets.push({
@@ -212,11 +224,11 @@ function firstSyncRows(sizes: readonly SizeResult[]): { headers: string[]; rows:
             'req/call',
             '429s',
             'retries',
-            'peak RSS MB',
+            'peak RSS MB runner/server',
             'heap MB',
             'rec/s',
-            'CPU runner/emulator',
-            'loop delay p99/max ms'
+            'CPU runner/server/emulator',
+            'loop delay p99/max ms runner; server'
         ],
         rows: sizes.map(({ n, first }) => [
             n,
@@ -227,11 +239,12 @@ function firstSyncRows(sizes: readonly SizeResult[]): { headers: string[]; rows:
             first.requestsPerCall === null ? 'n/a' : fixed(first.requestsPerCall, 4),
             first.status429,
             first.retries,
-            fixed(mb(first.peakRssBytes), 0),
+            `${fixed(mb(first.peakRssBytes), 0)} / ${first.server ? fixed(mb(first.server.peakRssBytes), 0) : '-'}`,
             fixed(mb(first.peakHeapBytes), 0),
             fixed(first.recordsPerSecond, 1),
-            `${Math.round(100 * first.runnerCpuShare)}% / ${Math.round(100 * first.emulatorCpuShare)}%`,
-            `${fixed(first.eventLoopDelayP99Ms, 0)} / ${fixed(first.eventLoopDelayMaxMs, 0)}`
+            `${Math.round(100 * first.runnerCpuShare)}% / ${first.server ? `${Math.round(100 * first.server.cpuShare)}%` : '-'} / ${Math.round(100 * first.emulatorCpuShare)}%`,
+            `${fixed(first.eventLoopDelayP99Ms, 0)}/${fixed(first.eventLoopDelayMaxMs, 0)}; ` +
+                (first.server ? `${fixed(first.server.eventLoopDelayP99Ms, 0)}/${fixed(first.server.eventLoopDelayMaxMs, 0)}` : '-')
         ])
     };
 }
@@ -314,6 +327,7 @@ export function consoleReport(results: BenchResults): string {
     const lines = [
         '',
         `Settings: ${settings(results)}`,
+        `Store: ${storeSentence(storeLocation(results))}.`,
         '',
         'First sync (ours; wall time measured at the speed above: x speed for real time)',
         textTable(firstSyncRows(results.sizes)),
@@ -345,7 +359,9 @@ export function consoleReport(results: BenchResults): string {
 export const recordedRunSchema = z.object({
     command: z.string(),
     generatedAt: z.string(),
-    targets: z.array(z.object({ id: z.string(), n: z.number().nullable(), pass: z.boolean().nullable(), text: z.string() }))
+    targets: z.array(z.object({ id: z.string(), n: z.number().nullable(), pass: z.boolean().nullable(), text: z.string() })),
+    // Runs recorded before the store moved to a server process of its own have no `storeIn`.
+    sizes: z.array(z.object({ first: z.object({ storeIn: z.enum(['server', 'runner']).default('runner') }) })).default([])
 });
 export type RecordedRun = z.infer<typeof recordedRunSchema>;
 
@@ -355,8 +371,9 @@ function otherRunsMarkdown(others: readonly RecordedRun[], dir: string): string[
     }
     const lines = [`**Other runs on record** (\`${dir}/run-*.json\`)`, ''];
     for (const run of others) {
+        const storeIn = run.sizes[0]?.first.storeIn ?? 'runner';
         lines.push(
-            `\`${run.command}\` (${run.generatedAt.slice(0, 16).replace('T', ' ')} UTC):`,
+            `\`${run.command}\` (${run.generatedAt.slice(0, 16).replace('T', ' ')} UTC; ${storeSentence(storeIn)}):`,
             '',
             '```text',
             ...run.targets.map(targetLine),
@@ -367,6 +384,26 @@ function otherRunsMarkdown(others: readonly RecordedRun[], dir: string): string[
     return lines;
 }
 
+function storeParagraph(storeIn: StoreLocation): string {
+    return storeIn === 'server'
+        ? 'Each sync runs in a child process that persists through a local Nango in a process of its own (`storeIn: server`), ' +
+              "which owns the PGlite store and proxies Clari with the connection's credentials, as Nango's runner persists " +
+              "through Nango's services: store writes load the server's event loop, not the runner's. Peak RSS and CPU are " +
+              "given for both; the runner's excludes the store."
+        : "Each run is a child process that opened the PGlite store itself (peak RSS is the runner's alone, store open included).";
+}
+
+function storeSentence(storeIn: StoreLocation): string {
+    return storeIn === 'server'
+        ? 'store in a local Nango process of its own, the runner persisting over HTTP'
+        : "store in the runner's process";
+}
+
+/** Where the store of every run in `results` lived; "runner" for results recorded before the store moved. */
+function storeLocation(results: BenchResults): StoreLocation {
+    return results.sizes.every((size) => size.first.storeIn === 'server') ? 'server' : 'runner';
+}
+
 export function summaryMarkdown(results: BenchResults, others: readonly RecordedRun[] = [], othersDir = 'bench/results'): string {
     const dataset = results.sizes.map(
         (size) => `${size.n}: mean ${fixed(size.dataset.meanDetailKb, 1)} KB, max ${fixed(size.dataset.maxDetailKb, 0)} KB`
@@ -375,8 +412,7 @@ export function summaryMarkdown(results: BenchResults, others: readonly Recorded
         '### Benchmark',
         '',
         `Reproduce with \`${results.command}\` (${results.generatedAt.slice(0, 10)}, ${results.machine.cpus} CPUs, Node ${results.machine.node}, ` +
-            `${fixed(results.totalBenchSeconds / 60, 1)} min). ${settings(results)} Each run is a child process (peak RSS is the runner's ` +
-            `alone, PGlite store open included). \`--speed K\` multiplies the emulator's rate and the sync's maxRequestsPerSecond by K ` +
+            `${fixed(results.totalBenchSeconds / 60, 1)} min). ${settings(results)} ${storeParagraph(storeLocation(results))} \`--speed K\` multiplies the emulator's rate and the sync's maxRequestsPerSecond by K ` +
             `and divides every latency by K, so a run takes 1/K of the time while every ratio to the bound holds, as long as the machine keeps ` +
             `up (see the CPU and event-loop columns). Work that does not shrink with K (store writes, JSON) weighs K times more: the naive ` +
             `baseline writes one record per call, so the ours-vs-naive ratio is faithful only at \`--baseline-speed 1\`. ` +

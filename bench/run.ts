@@ -18,6 +18,7 @@ import {
     prepareStore,
     pruneEveryRecord,
     scaledLatency,
+    type Measurement,
     type RunOptions
 } from './measure.js';
 import {
@@ -197,6 +198,26 @@ async function runBench(args: BenchArgs): Promise<BenchResults> {
     };
 }
 
+/** Results recorded before the store moved to a server process lack `storeIn` and `server`: their store was in the runner. */
+function withStoreLocation(results: BenchResults): BenchResults {
+    const upgrade = (run: Measurement): Measurement => {
+        const recorded: Partial<Measurement> = run;
+        return { ...run, storeIn: recorded.storeIn ?? 'runner', server: recorded.server ?? null };
+    };
+    return {
+        ...results,
+        sizes: results.sizes.map((size) => ({
+            ...size,
+            first: upgrade(size.first),
+            noChange: upgrade(size.noChange),
+            changed: upgrade(size.changed),
+            reconcile: upgrade(size.reconcile),
+            reconcilePruned: upgrade(size.reconcilePruned),
+            baseline: size.baseline && { ...size.baseline, ours: upgrade(size.baseline.ours), naive: upgrade(size.baseline.naive) }
+        }))
+    };
+}
+
 async function main(): Promise<void> {
     const command = parseBenchArgs(process.argv.slice(2));
     if (command.kind === 'help') {
@@ -208,7 +229,7 @@ async function main(): Promise<void> {
         if (!existsSync(latest)) {
             throw new UsageError(`--render: there is no ${command.outDir}/latest.json yet; run the bench first`);
         }
-        const results = JSON.parse(await readFile(latest, 'utf8')) as BenchResults;
+        const results = withStoreLocation(JSON.parse(await readFile(latest, 'utf8')) as BenchResults);
         results.targets = evaluateTargets(results.sizes, results.args);
         await writeOutputs(results, command.outDir);
         return;

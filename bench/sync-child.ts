@@ -1,49 +1,28 @@
-import { mkdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import fetchData from '../nango-integrations/clari-copilot/syncs/calls.js';
-import { createClariProxy, openStore } from '../local-stack/nango-server/index.js';
+import { DEFAULT_PROVIDER_CONFIG_KEY } from '../local-stack/nango-server/index.js';
+import { createHttpPersist, createServerProxy } from '../local-stack/runner/http-persist.js';
 import { runSync, type RunnerEvent } from '../local-stack/runner/run-sync.js';
 import naiveFetchData, { NAIVE_SUMMARY_PREFIX, SKIP_CAP_LOG } from './naive-sync.js';
-import { RESULT_PREFIX, childConfigSchema, type ChildConfig, type ChildResult } from './protocol.js';
+import { RESULT_PREFIX, childConfigSchema, type ChildResult } from './protocol.js';
 
 /**
- * One measured sync run in a process of its own, so that its peak RSS is the runner's alone:
- * opens the store folder it is given, registers the connection, runs the real `calls` sync (or the
- * naive baseline) through the local runner, and prints one JSON line (RESULT_PREFIX + ChildResult).
+ * One measured sync run in a process of its own, so that its peak RSS is the runner's alone: runs the
+ * real `calls` sync (or the naive baseline) through the local runner, persisting through the local Nango
+ * in `nango-child.ts` and reaching Clari through that server's proxy, as Nango's runner does, and prints
+ * one JSON line (RESULT_PREFIX + ChildResult). The connection and its credentials are already on the server.
  *
- *   tsx bench/sync-child.ts '{"strategy":"ours","storeDir":"/tmp/x","baseUrl":"http://127.0.0.1:1234",...}'
+ *   tsx bench/sync-child.ts '{"strategy":"ours","nangoUrl":"http://127.0.0.1:4321","secretKey":"…",...}'
  */
 
 const SUMMARY_PATTERN = /^Clari Copilot calls sync \(/;
 const RETRIES_PATTERN = /\bretries=(\d+)/;
 
-function connectionInput(config: ChildConfig): {
-    connectionId: string;
-    providerConfigKey: string;
-    provider: string;
-    apiKey: string;
-    apiPassword: string;
-} {
-    return {
-        connectionId: config.connectionId,
-        providerConfigKey: 'clari-copilot',
-        provider: 'clari-copilot',
-        apiKey: config.apiKey,
-        apiPassword: config.apiPassword
-    };
-}
-
 async function main(): Promise<void> {
     const config = childConfigSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
-    mkdirSync(config.storeDir, { recursive: true });
-    const store = await openStore({ dir: config.storeDir });
-    if (config.prepareOnly) {
-        await store.upsertConnection(connectionInput(config));
-        await store.close();
-        return;
-    }
-    const proxy = createClariProxy({ baseUrl: config.baseUrl, credentials: { apiKey: config.apiKey, apiPassword: config.apiPassword } });
+    const server = { url: config.nangoUrl, secretKey: config.secretKey, providerConfigKey: DEFAULT_PROVIDER_CONFIG_KEY };
+    const proxy = createServerProxy(server, config.connectionId, config.clariBaseUrl);
 
     const counters = { list: 0, details: 0, other: 0, status429: 0, proxyRetries: 0 };
     const seen: { summary: string | null; skipCapHit: boolean } = { summary: null, skipCapHit: false };
@@ -83,11 +62,10 @@ async function main(): Promise<void> {
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     try {
-        await store.upsertConnection(connectionInput(config));
         const result = await runSync({
-            persist: store,
+            persist: createHttpPersist(server),
             connectionId: config.connectionId,
-            providerConfigKey: 'clari-copilot',
+            providerConfigKey: DEFAULT_PROVIDER_CONFIG_KEY,
             syncName: 'calls',
             metadata: config.metadata,
             proxy,
@@ -105,7 +83,6 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     peakHeapBytes = Math.max(peakHeapBytes, process.memoryUsage().heapUsed);
     proxy.close();
-    await store.close();
 
     const summaryText = seen.summary;
     const ourRetries = summaryText === null ? 0 : Number(RETRIES_PATTERN.exec(summaryText)?.[1] ?? 0);
