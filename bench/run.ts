@@ -43,6 +43,7 @@ import {
 const CONNECTION_ID = 'bench';
 /** Incremental runs must not turn into a reconciliation because a period boundary fell between two runs. */
 const NO_RECONCILE_HOURS = 720;
+const DATASET_LEAD_MS = 60 * 60 * 1000;
 
 async function benchSize(n: number, args: BenchArgs, now: Date): Promise<SizeResult> {
     const { speed } = args;
@@ -171,8 +172,10 @@ async function runBench(args: BenchArgs): Promise<BenchResults> {
     // The emulator parks every delayed response on one AbortSignal; at 10+ in flight Node warns about a leak that is not one.
     setMaxListeners(1000);
     const benchStarted = Date.now();
-    // Fixed for the whole run. It has to be close to the real clock: the sync's window is relative to it.
-    const now = new Date(Math.floor(benchStarted / 60_000) * 60_000);
+    // Fixed for the whole run, and close to the real clock: the sync's window is relative to it. It is an hour
+    // back so that no call changed within the sync's 10-minute clock-skew overlap before a first sync stored it:
+    // a store Nango prunes has aged 30 days, and the pruned-store row would otherwise refetch such calls.
+    const now = new Date(Math.floor(benchStarted / 60_000) * 60_000 - DATASET_LEAD_MS);
     const command = commandLine(args);
     console.log(
         `${command}\nsizes ${args.sizes.join(', ')}; speed ${args.speed}; baseline up to N=${args.baselineMax} at speed ${args.baselineSpeed}`
