@@ -8,6 +8,7 @@ import { Nango } from '@nangohq/node';
 import { expect } from 'vitest';
 import { z } from 'zod';
 
+import { CALL_MODEL, PROVIDER, PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
 import { toCallRecord } from '../../nango-integrations/clari-copilot/mapper.js';
 import { rawCallDetailsSchema } from '../../nango-integrations/clari-copilot/schemas.js';
 import type { Call } from '../../nango-integrations/models.js';
@@ -43,9 +44,6 @@ import type { SyncEntry } from '../runner/sandbox.js';
  */
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const PROVIDER_CONFIG_KEY = 'clari-copilot';
-export const SYNC_NAME = 'calls';
-export const MODEL = 'Call';
 export const SECRET_KEY = 'e2e-secret-key';
 export const CREDENTIALS: ClariCredentials = { apiKey: DEFAULT_CREDENTIALS.apiKey, apiPassword: DEFAULT_CREDENTIALS.apiPassword };
 /** Fast local runs: the client-side limiter barely throttles, and no signed media URLs (they differ per fetch). */
@@ -234,7 +232,7 @@ export async function listServed(
         const page: Awaited<ReturnType<Nango['listRecords']>> = await nango.listRecords({
             providerConfigKey: PROVIDER_CONFIG_KEY,
             connectionId,
-            model: MODEL,
+            model: CALL_MODEL,
             cursor,
             limit: query.limit ?? 500,
             ...(query.modifiedAfter === undefined ? {} : { modifiedAfter: query.modifiedAfter }),
@@ -256,7 +254,7 @@ export async function listStored(
     const records: ServedRecord[] = [];
     let cursor: string | undefined;
     do {
-        const page = await store.listRecords({ limit: 1000, ...query, connectionId, model: MODEL, cursor });
+        const page = await store.listRecords({ limit: 1000, ...query, connectionId, model: CALL_MODEL, cursor });
         records.push(...page.records.map((record) => toServed(record)));
         cursor = page.next_cursor ?? undefined;
     } while (cursor !== undefined);
@@ -400,7 +398,7 @@ export class E2EStack {
         await this.store.upsertConnection({
             connectionId,
             providerConfigKey: PROVIDER_CONFIG_KEY,
-            provider: PROVIDER_CONFIG_KEY,
+            provider: PROVIDER,
             apiKey: credentials.apiKey,
             apiPassword: credentials.apiPassword,
             metadata: null

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { CALL_MODEL, PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { autoPruneFromEnv, readEnv } from '../cli/config.js';
 import type { RunningClariEmulator } from '../emulator/index.js';
 import { startNangoServer } from '../nango-server/index.js';
@@ -7,8 +8,6 @@ import {
     AWAITING_PROCESSING,
     E2EStack,
     FAST_METADATA,
-    MODEL,
-    PROVIDER_CONFIG_KEY,
     SECRET_KEY,
     callTimeMs,
     expectRecordsEqualTruth,
@@ -82,7 +81,7 @@ async function pruneEverything(connectionId: string): Promise<number> {
     }
     let total = 0;
     for (;;) {
-        const { count, has_more: hasMore } = await pruneRequest(connectionId, { model: MODEL, until_cursor: until, limit: 100 });
+        const { count, has_more: hasMore } = await pruneRequest(connectionId, { model: CALL_MODEL, until_cursor: until, limit: 100 });
         total += count;
         if (!hasMore) {
             return total;

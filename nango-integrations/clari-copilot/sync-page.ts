@@ -3,6 +3,7 @@ import type { ClariClient } from './clari-client.js';
 import type { VanishedCallsPass } from './deletes.js';
 import { fetchCallDetails } from './details.js';
 import type { InvalidCall, ListedPage } from './listing.js';
+import { CALL_MODEL } from './constants.js';
 import { toCallRecord } from './mapper.js';
 import type { SyncOptions } from './options.js';
 import type { RunStats } from './run-stats.js';
@@ -82,7 +83,7 @@ export async function syncPage(
     }
 
     if (records.length > 0) {
-        await nango.batchSave(records, 'Call');
+        await nango.batchSave(records, CALL_MODEL);
         stats.saved += records.length;
     }
     await nango.log(
@@ -92,7 +93,7 @@ export async function syncPage(
     if (goneIds.length > 0) {
         await nango.batchDelete(
             goneIds.map((id) => ({ id })),
-            'Call'
+            CALL_MODEL
         );
         stats.deleted += goneIds.length;
         await nango.log(`Deleted ${goneIds.length} call(s) Clari no longer serves (404): ${goneIds.join(', ')}`);
