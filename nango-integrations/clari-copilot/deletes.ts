@@ -14,7 +14,8 @@ const storedIdentitySchema = z
     })
     .loose();
 
-export type DeleteMethod = 'listRecords' | 'previousExecutions' | 'skipped' | 'none';
+export const DELETE_METHODS = ['listRecords', 'previousExecutions', 'skipped', 'none'] as const;
+export type DeleteMethod = (typeof DELETE_METHODS)[number];
 
 /**
  * The delete half of a reconciliation: Clari has no deletion signal, so a call that is gone is one the

@@ -1,5 +1,6 @@
 import { ClariRequestError, type ClariClient, type QueryParams } from './clari-client.js';
 import type { CallWindow } from './plan.js';
+import { formatWindow } from './run-report.js';
 import type { RunStats } from './run-stats.js';
 import { callsPageSchema, describeIssues, parseCall, rawCallSchema, type RawCall } from './schemas.js';
 
@@ -94,8 +95,7 @@ export async function* listCallsInWindow(
         }
         stats.listed += page.calls.length;
         if (skip === 0 && timeAfter === window.timeAfter && page.matched !== null) {
-            // Progress displays read this line to estimate the run's size.
-            await log(`window: matched=${page.matched}`, 'info');
+            await log(formatWindow(page.matched), 'info');
         }
         yield page;
 

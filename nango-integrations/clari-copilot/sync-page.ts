@@ -6,6 +6,7 @@ import type { InvalidCall, ListedPage } from './listing.js';
 import { CALL_MODEL } from './constants.js';
 import { toCallRecord } from './mapper.js';
 import type { SyncOptions } from './options.js';
+import { formatPage } from './run-report.js';
 import type { RunStats } from './run-stats.js';
 import { compareWithStored, readStoredCalls } from './stored-calls.js';
 
@@ -87,8 +88,15 @@ export async function syncPage(
         stats.saved += records.length;
     }
     await nango.log(
-        `page: listed=${page.calls.length} unchanged=${unchanged} pruned=${prunedCurrent} fetched=${fetchedIds.size} ` +
-            `saved=${records.length} invalid=${page.invalid.length} gone=${goneIds.length}`
+        formatPage({
+            listed: page.calls.length,
+            unchanged,
+            pruned: prunedCurrent,
+            fetched: fetchedIds.size,
+            saved: records.length,
+            invalid: page.invalid.length,
+            gone: goneIds.length
+        })
     );
     if (goneIds.length > 0) {
         await nango.batchDelete(
