@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
+import { parseReportLine } from '../nango-integrations/clari-copilot/run-report.js';
 import fetchData from '../nango-integrations/clari-copilot/syncs/calls.js';
 import { createClariProxy, openStore } from '../local-stack/nango-server/index.js';
 import { runSync, type RunnerEvent } from '../local-stack/runner/run-sync.js';
@@ -14,9 +15,6 @@ import { RESULT_PREFIX, childConfigSchema, type ChildConfig, type ChildResult } 
  *
  *   tsx bench/sync-child.ts '{"strategy":"ours","storeDir":"/tmp/x","baseUrl":"http://127.0.0.1:1234",...}'
  */
-
-const SUMMARY_PATTERN = /^Clari Copilot calls sync \(/;
-const RETRIES_PATTERN = /\bretries=(\d+)/;
 
 function connectionInput(config: ChildConfig): {
     connectionId: string;
@@ -46,7 +44,7 @@ async function main(): Promise<void> {
     const proxy = createClariProxy({ baseUrl: config.baseUrl, credentials: { apiKey: config.apiKey, apiPassword: config.apiPassword } });
 
     const counters = { list: 0, details: 0, other: 0, status429: 0, proxyRetries: 0 };
-    const seen: { summary: string | null; skipCapHit: boolean } = { summary: null, skipCapHit: false };
+    const seen: { summary: string | null; retries: number; skipCapHit: boolean } = { summary: null, retries: 0, skipCapHit: false };
     const onEvent = (event: RunnerEvent): void => {
         if (event.type === 'request') {
             if (event.endpoint.startsWith('/call-details')) {
@@ -62,7 +60,11 @@ async function main(): Promise<void> {
         } else if (event.type === 'retry') {
             counters.proxyRetries++;
         } else if (event.type === 'log') {
-            if (SUMMARY_PATTERN.test(event.message) || event.message.startsWith(NAIVE_SUMMARY_PREFIX)) {
+            const report = parseReportLine(event.message);
+            if (report?.type === 'summary') {
+                seen.summary = event.message;
+                seen.retries = report.counts.retries;
+            } else if (event.message.startsWith(NAIVE_SUMMARY_PREFIX)) {
                 seen.summary = event.message;
             }
             if (event.message.startsWith(SKIP_CAP_LOG)) {
@@ -107,8 +109,6 @@ async function main(): Promise<void> {
     proxy.close();
     await store.close();
 
-    const summaryText = seen.summary;
-    const ourRetries = summaryText === null ? 0 : Number(RETRIES_PATTERN.exec(summaryText)?.[1] ?? 0);
     const result: ChildResult = {
         strategy: config.strategy,
         ok,
@@ -118,13 +118,13 @@ async function main(): Promise<void> {
         detailRequests: counters.details,
         otherRequests: counters.other,
         status429: counters.status429,
-        retries: (config.strategy === 'ours' ? ourRetries : 0) + counters.proxyRetries,
+        retries: (config.strategy === 'ours' ? seen.retries : 0) + counters.proxyRetries,
         saved: counts.added + counts.updated + counts.unchanged,
         added: counts.added,
         updated: counts.updated,
         unchanged: counts.unchanged,
         deleted: counts.deleted,
-        summary: summaryText,
+        summary: seen.summary,
         // maxRSS is in kilobytes.
         peakRssBytes: process.resourceUsage().maxRSS * 1024,
         peakHeapBytes,

@@ -9,6 +9,7 @@ import {
     isInWindow,
     listServed,
     listStored,
+    reportOf,
     startEmulator,
     summaryOf,
     versions,
@@ -51,8 +52,8 @@ describe('429 storms', () => {
         const target = await connect({ seed: 31, calls: 80, rate: 20, retryAfter: true });
         const run = await stack.run(target, { ...FAST_METADATA, maxRequestsPerSecond: 100 });
         expect(run.requests.rateLimited).toBeGreaterThan(0);
-        expect(summaryOf(run.logs)['429s']).toBe(run.requests.rateLimited);
-        expect(summaryOf(run.logs)).toMatchObject({ failed: 0, invalid: 0 });
+        expect(summaryOf(run.logs).counts.throttled).toBe(run.requests.rateLimited);
+        expect(summaryOf(run.logs).counts).toMatchObject({ failed: 0, invalid: 0 });
         await expectComplete(target, run);
     });
 
@@ -60,7 +61,7 @@ describe('429 storms', () => {
         const target = await connect({ seed: 32, calls: 80, rate: 20, retryAfter: false });
         const run = await stack.run(target, { ...FAST_METADATA, maxRequestsPerSecond: 100 });
         expect(run.requests.rateLimited).toBeGreaterThan(0);
-        expect(summaryOf(run.logs)['429s']).toBe(run.requests.rateLimited);
+        expect(summaryOf(run.logs).counts.throttled).toBe(run.requests.rateLimited);
         await expectComplete(target, run);
     });
 
@@ -100,7 +101,7 @@ describe('server errors and stalls', () => {
         const target = await connect({ seed: 41, faults });
         const run = await stack.run(target);
         expect(run.requests.faultsInjected).toEqual({ total: 14, byKind: { '500': 4, '502': 6, '503': 4 } });
-        expect(summaryOf(run.logs)).toMatchObject({ retries: 14, failed: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ retries: 14, failed: 0 });
         await expectComplete(target, run);
     });
 
@@ -109,7 +110,7 @@ describe('server errors and stalls', () => {
         const run = await stack.run(target);
         expect(run.requests.faultsInjected.byKind['stall']).toBe(3);
         expect(run.durationMs).toBeGreaterThanOrEqual(3000);
-        expect(summaryOf(run.logs)).toMatchObject({ retries: 0, failed: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ retries: 0, failed: 0 });
         await expectComplete(target, run);
     });
 
@@ -121,7 +122,7 @@ describe('server errors and stalls', () => {
         );
         const run = await stack.run(target);
         expect(run.requests.faultsInjected.byKind['stall']).toBe(2);
-        expect(summaryOf(run.logs)).toMatchObject({ retries: 2, failed: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ retries: 2, failed: 0 });
         expect(run.events.filter((event) => event.type === 'request' && event.errorCode === 'ETIMEDOUT')).toHaveLength(2);
         await expectComplete(target, run);
     });
@@ -159,9 +160,9 @@ describe('malformed calls', () => {
         });
         expect(warnings[0]).toMatch(/users/);
         expect(warnings[1]).toMatch(/time/);
-        expect(summaryOf(run.logs)).toMatchObject({ invalid: 2, failed: 0 });
-        const pages = run.logs.filter((log) => log.message.startsWith('page: ')).map((log) => log.message);
-        expect(pages.filter((message) => /^page: listed=98 .* saved=98 invalid=2 /.test(message))).toHaveLength(1);
+        expect(summaryOf(run.logs).counts).toMatchObject({ invalid: 2, failed: 0 });
+        const pages = reportOf(run.logs).flatMap((line) => (line.type === 'page' ? [line.counts] : []));
+        expect(pages.filter((page) => page.listed === 98 && page.saved === 98 && page.invalid === 2)).toHaveLength(1);
 
         const expected = await expectComplete(target, run);
         expect(corrupted.filter((id) => expected.has(id))).toEqual([]);

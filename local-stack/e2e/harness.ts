@@ -10,6 +10,8 @@ import { z } from 'zod';
 
 import { CALL_MODEL, PROVIDER, PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
 import { toCallRecord } from '../../nango-integrations/clari-copilot/mapper.js';
+import type { RunKind } from '../../nango-integrations/clari-copilot/plan.js';
+import { parseReportLine, type ReportLine, type RunSummary } from '../../nango-integrations/clari-copilot/run-report.js';
 import { rawCallDetailsSchema } from '../../nango-integrations/clari-copilot/schemas.js';
 import type { Call } from '../../nango-integrations/models.js';
 import {
@@ -317,8 +319,8 @@ export interface LogLine {
 }
 
 export interface RunPlanSeen {
-    kind: string;
-    /** The first listing's call-time window, from the sync's "Starting … run" log line. */
+    kind: RunKind;
+    /** The first listing's call-time window, from the run report's start line. */
     window: TimeWindow;
 }
 
@@ -340,16 +342,15 @@ export interface FailedRun extends RunRecording {
     error: unknown;
 }
 
-const startLine = /^Starting (\w+) run: calls between (\S+) and ([^,;\s]+)/;
+/** The run report's lines among a run's logs, in order. */
+export function reportOf(logs: readonly LogLine[]): ReportLine[] {
+    return logs.flatMap(({ message }) => parseReportLine(message) ?? []);
+}
 
 function planOf(logs: readonly LogLine[]): RunPlanSeen | undefined {
-    for (const { message } of logs) {
-        const match = startLine.exec(message);
-        if (match?.[1] && match[2] && match[3]) {
-            return { kind: match[1], window: { after: new Date(match[2]), before: new Date(match[3]) } };
-        }
-    }
-    return undefined;
+    const start = reportOf(logs).find((line) => line.type === 'start');
+    const first = start?.windows[0];
+    return start && first ? { kind: start.run, window: { after: first.timeAfter, before: first.timeBefore } } : undefined;
 }
 
 /** A connection of the stack, synced from one emulator. */
@@ -454,7 +455,7 @@ export class E2EStack {
         }
         const { plan } = recording;
         if (!plan) {
-            throw new Error('the sync logged no "Starting … run" line');
+            throw new Error('the sync logged no run report start line');
         }
         return { ...recording, result: outcome.result, plan };
     }
@@ -478,13 +479,13 @@ export class E2EStack {
     }
 }
 
-/** The sync's one summary line ("Clari Copilot calls sync (kind) finished …: listed=N …") as numbers. */
-export function summaryOf(logs: readonly LogLine[]): Record<string, number> {
-    const line = logs.find((log) => log.message.startsWith('Clari Copilot calls sync ('));
-    if (!line) {
+/** The sync's one summary line, read. */
+export function summaryOf(logs: readonly LogLine[]): RunSummary {
+    const summary = reportOf(logs).find((line) => line.type === 'summary');
+    if (!summary) {
         throw new Error('the sync logged no summary line');
     }
-    return Object.fromEntries([...line.message.matchAll(/(\w+|429s)=(\d+)/g)].map((match) => [match[1] ?? '', Number(match[2])]));
+    return summary;
 }
 
 /** `count` calls of `truth` that satisfy `predicate` and are not `taken` yet (lowest ids first, for determinism). */

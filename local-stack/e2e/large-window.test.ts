@@ -49,7 +49,11 @@ describe('more than 10,000 calls in the backfill window', () => {
         // No request was refused: the sync never asked for skip > 10,000.
         expect(run.requests.byStatus).toEqual({ '200': run.requests.total });
         expect(run.requests.byEndpoint['call-details']).toBe(inWindow.length);
-        expect(summaryOf(run.logs)).toMatchObject({ listed: inWindow.length, detailsFetched: inWindow.length, saved: inWindow.length });
+        expect(summaryOf(run.logs).counts).toMatchObject({
+            listed: inWindow.length,
+            detailsFetched: inWindow.length,
+            saved: inWindow.length
+        });
 
         // Every id once, with the listed version; page by page so that transcripts never pile up in memory.
         const seen = new Map<string, string>();

@@ -153,7 +153,7 @@ describe('a reconciliation on a fully pruned store', () => {
         // Clari's budget: list pages, plus one detail request per new or changed call.
         expect(run.requests.byEndpoint.calls).toBe(Math.ceil(expected.size / 100));
         expect(run.requests.byEndpoint['call-details']).toBe(changed.length);
-        expect(summaryOf(run.logs)).toMatchObject({
+        expect(summaryOf(run.logs).counts).toMatchObject({
             detailsFetched: changed.length,
             prunedSkipped: expected.size - changed.length,
             saved: changed.length,
@@ -244,7 +244,7 @@ describe('automatic pruning', () => {
 
         const run = await stack.run(target, ALWAYS_RECONCILE);
         expect(run.requests.byEndpoint['call-details']).toBe(0);
-        expect(summaryOf(run.logs)).toMatchObject({ saved: 0, deleted: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ saved: 0, deleted: 0 });
         const stored = await listStored(stack.store, target.connectionId);
         expect(ids(stored)).toEqual(sortedIds(expectedRecords(await target.control.truth(), first.plan.window).keys()));
     });

@@ -191,7 +191,7 @@ describe('changes between runs', () => {
 
         const processedNow = all.filter((record) => processedBefore.includes(record.id));
         expect(processedNow.every((record) => Array.isArray(record.data['transcript']) && record.data['summary'] !== null)).toBe(true);
-        expect(summaryOf(second.logs)).toMatchObject({ deleted: deleted.length + privatised.length, failed: 0, invalid: 0 });
+        expect(summaryOf(second.logs).counts).toMatchObject({ deleted: deleted.length + privatised.length, failed: 0, invalid: 0 });
     });
 
     it('an incremental run without reconciliation picks up new, modified and late-processed calls', async () => {
@@ -273,7 +273,7 @@ describe('a run with no changes', () => {
         // The runner offers listRecords, so deletes compare ids and nothing unchanged is re-saved.
         expect(run.result.counts).toMatchObject({ added: 0, updated: 0, deleted: 0, unchanged: 0 });
         expect(run.events.filter((event) => event.type === 'saved')).toEqual([]);
-        expect(summaryOf(run.logs)).toMatchObject({ unchangedSkipped: expectedSize, saved: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ unchangedSkipped: expectedSize, saved: 0 });
         expect(versions(await listStored(stack.store, target.connectionId))).toEqual(versions(before));
         expect(await listServed(stack.nango, target.connectionId, { modifiedAfter: run.result.startedAt.toISOString() })).toEqual([]);
     });
