@@ -1,22 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { FaultRule, RunningClariEmulator, StartOptions } from '../emulator/index.js';
-import {
-    E2EStack,
-    FAST_METADATA,
-    expectRecordsEqualTruth,
-    expectedRecords,
-    isInWindow,
-    listServed,
-    listStored,
-    reportOf,
-    startEmulator,
-    summaryOf,
-    versions,
-    type RunOutcome,
-    type SyncTarget,
-    type TruthCall
-} from './harness.js';
+import { startEmulator, type TruthCall } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecords, isInWindow } from './oracle.js';
+import { reportOf, summaryOf } from './run-logs.js';
+import { listServed, listStored, versions } from './served-records.js';
+import { E2EStack, FAST_METADATA, type RunOutcome, type SyncTarget } from './stack.js';
 
 /** Faults Clari (or the network) throws at a run: every run must still store every valid call, and only those. */
 

@@ -1,18 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningClariEmulator } from '../emulator/index.js';
-import {
-    E2EStack,
-    expectRecordsEqualTruth,
-    expectedRecord,
-    isInWindow,
-    listServed,
-    sortedIds,
-    startEmulator,
-    summaryOf,
-    type ServedRecord,
-    type SyncTarget
-} from './harness.js';
+import { startEmulator } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecord, isInWindow } from './oracle.js';
+import { summaryOf } from './run-logs.js';
+import { listServed, sortedIds, type ServedRecord } from './served-records.js';
+import { E2EStack, type SyncTarget } from './stack.js';
 
 /**
  * More than 10,000 calls in one window: Clari refuses `skip` above 10,000, so the sync must split the

@@ -4,29 +4,11 @@ import { CALL_MODEL, PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-
 import { autoPruneFromEnv, readEnv } from '../cli/config.js';
 import type { RunningClariEmulator } from '../emulator/index.js';
 import { startNangoServer } from '../nango-server/index.js';
-import {
-    AWAITING_PROCESSING,
-    E2EStack,
-    FAST_METADATA,
-    SECRET_KEY,
-    callTimeMs,
-    expectRecordsEqualTruth,
-    expectedRecords,
-    ids,
-    isInWindow,
-    listServed,
-    listStored,
-    pick,
-    sortedIds,
-    startEmulator,
-    statusOf,
-    summaryOf,
-    versions,
-    type RunOutcome,
-    type ServedRecord,
-    type SyncTarget,
-    type TruthCall
-} from './harness.js';
+import { AWAITING_PROCESSING, callTimeMs, pick, startEmulator, statusOf, type TruthCall } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecords, isInWindow } from './oracle.js';
+import { summaryOf } from './run-logs.js';
+import { ids, listServed, listStored, sortedIds, versions, type ServedRecord } from './served-records.js';
+import { E2EStack, FAST_METADATA, SECRET_KEY, type RunOutcome, type SyncTarget } from './stack.js';
 
 /**
  * Nango's record lifecycle end to end: Nango prunes the payload of records not updated for 30 days.

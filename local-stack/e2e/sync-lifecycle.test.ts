@@ -1,28 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningClariEmulator } from '../emulator/index.js';
-import {
-    AWAITING_PROCESSING,
-    E2EStack,
-    FAST_METADATA,
-    callTimeMs,
-    expectRecordsEqualTruth,
-    expectedRecords,
-    ids,
-    isInWindow,
-    listServed,
-    listStored,
-    pick,
-    sortedIds,
-    startEmulator,
-    statusOf,
-    summaryOf,
-    versions,
-    type RunOutcome,
-    type SyncTarget,
-    type TimeWindow,
-    type TruthCall
-} from './harness.js';
+import { AWAITING_PROCESSING, callTimeMs, pick, startEmulator, statusOf, type TruthCall } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecords, isInWindow, type TimeWindow } from './oracle.js';
+import { summaryOf } from './run-logs.js';
+import { ids, listServed, listStored, sortedIds, versions } from './served-records.js';
+import { E2EStack, FAST_METADATA, type RunOutcome, type SyncTarget } from './stack.js';
 
 /** First sync, changes between runs (with and without reconciliation) and a run with nothing to do. */
 
