@@ -1,5 +1,5 @@
 import type { NangoSync } from '../../nango-integrations/models.js';
-import { PROVIDER, type ClariProxy } from '../nango-server/proxy.js';
+import type { ClariProxy } from '../nango-server/proxy.js';
 import type { RunLogLine } from '../nango-server/store.js';
 import { emptyCounts, type RunCounts, type RunnerEvent } from './events.js';
 import { thisRunner } from '../nango-server/lock.js';
@@ -19,10 +19,7 @@ export interface RunSyncOptions {
     connectionId: string;
     providerConfigKey: string;
     syncName: string;
-    /**
-     * Starting metadata, like `nango dryrun --metadata`: getMetadata returns it instead of reading the
-     * store. setMetadata/updateMetadata always write to the store (the connection must exist there).
-     */
+    /** Metadata for this run, like `nango dryrun --metadata`: getMetadata returns it instead of reading the store. */
     metadata?: Record<string, unknown> | undefined;
     proxy: ClariProxy;
     fetchData: (nango: NangoSync) => Promise<void>;
@@ -85,7 +82,6 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
         proxy: options.proxy,
         connectionId,
         providerConfigKey: options.providerConfigKey,
-        provider: PROVIDER,
         executionId: run.executionId,
         lastSyncDate,
         metadata: options.metadata,
