@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Nango } from '@nangohq/node';
 
-import { PROVIDER, PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
+import { PROVIDER, PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import type { RunningClariEmulator, StatsSnapshot } from '../emulator/index.js';
 import {
     createClariProxy,
@@ -135,8 +135,6 @@ export class E2EStack {
             const result = await runSync({
                 persist: this.store,
                 connectionId: target.connectionId,
-                providerConfigKey: PROVIDER_CONFIG_KEY,
-                syncName: SYNC_NAME,
                 metadata,
                 proxy,
                 fetchData: this.fetchData,

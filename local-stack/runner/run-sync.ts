@@ -1,3 +1,4 @@
+import { PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
 import type { NangoSync } from '../../nango-integrations/models.js';
 import type { ClariProxy } from '../nango-server/proxy.js';
 import type { RunLogLine } from '../nango-server/store.js';
@@ -17,8 +18,10 @@ export interface RunSyncOptions {
     /** The store itself, or the local Nango's persist API over HTTP. */
     persist: Persist;
     connectionId: string;
-    providerConfigKey: string;
-    syncName: string;
+    /** Default: the integration's, from nango.yaml. */
+    providerConfigKey?: string | undefined;
+    /** Default: the integration's one sync. */
+    syncName?: string | undefined;
     /** Metadata for this run, like `nango dryrun --metadata`: getMetadata returns it instead of reading the store. */
     metadata?: Record<string, unknown> | undefined;
     proxy: ClariProxy;
@@ -52,7 +55,7 @@ function errorMessage(err: unknown): string {
  * rethrown unchanged; records saved before the failure stay saved, as in Nango.
  */
 export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
-    const { persist, connectionId, syncName } = options;
+    const { persist, connectionId, providerConfigKey = PROVIDER_CONFIG_KEY, syncName = SYNC_NAME } = options;
     const run = await persist.startRun(connectionId, syncName, thisRunner());
     const { lastSyncDate } = run;
     let pendingLogs: RunLogLine[] = [];
@@ -81,7 +84,7 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
         persist,
         proxy: options.proxy,
         connectionId,
-        providerConfigKey: options.providerConfigKey,
+        providerConfigKey,
         executionId: run.executionId,
         lastSyncDate,
         metadata: options.metadata,
