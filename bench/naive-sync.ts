@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { CALL_MODEL } from '../nango-integrations/clari-copilot/constants.js';
 import { toCallRecord } from '../nango-integrations/clari-copilot/mapper.js';
 import { createRateLimiter } from '../nango-integrations/clari-copilot/rate-limiter.js';
 import { callDetailsResponseSchema, parseCall, rawCallDetailsSchema } from '../nango-integrations/clari-copilot/schemas.js';
@@ -93,7 +94,7 @@ export default async function naiveFetchData(nango: NangoSync): Promise<void> {
                 failed++;
                 continue;
             }
-            await nango.batchSave([toCallRecord(parsed.value)], 'Call');
+            await nango.batchSave([toCallRecord(parsed.value)], CALL_MODEL);
             saved++;
         } catch (error) {
             failed++;

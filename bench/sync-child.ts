@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
+import { parseReportLine } from '../nango-integrations/clari-copilot/run-report.js';
 import fetchData from '../nango-integrations/clari-copilot/syncs/calls.js';
 import { DEFAULT_PROVIDER_CONFIG_KEY } from '../local-stack/nango-server/index.js';
 import { createHttpPersist, createServerProxy } from '../local-stack/runner/http-persist.js';
@@ -16,16 +17,13 @@ import { RESULT_PREFIX, childConfigSchema, type ChildResult } from './protocol.j
  *   tsx bench/sync-child.ts '{"strategy":"ours","nangoUrl":"http://127.0.0.1:4321","secretKey":"…",...}'
  */
 
-const SUMMARY_PATTERN = /^Clari Copilot calls sync \(/;
-const RETRIES_PATTERN = /\bretries=(\d+)/;
-
 async function main(): Promise<void> {
     const config = childConfigSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
     const server = { url: config.nangoUrl, secretKey: config.secretKey, providerConfigKey: DEFAULT_PROVIDER_CONFIG_KEY };
     const proxy = createServerProxy(server, config.connectionId, config.clariBaseUrl);
 
     const counters = { list: 0, details: 0, other: 0, status429: 0, proxyRetries: 0 };
-    const seen: { summary: string | null; skipCapHit: boolean } = { summary: null, skipCapHit: false };
+    const seen: { summary: string | null; retries: number; skipCapHit: boolean } = { summary: null, retries: 0, skipCapHit: false };
     const onEvent = (event: RunnerEvent): void => {
         if (event.type === 'request') {
             if (event.endpoint.startsWith('/call-details')) {
@@ -41,7 +39,11 @@ async function main(): Promise<void> {
         } else if (event.type === 'retry') {
             counters.proxyRetries++;
         } else if (event.type === 'log') {
-            if (SUMMARY_PATTERN.test(event.message) || event.message.startsWith(NAIVE_SUMMARY_PREFIX)) {
+            const report = parseReportLine(event.message);
+            if (report?.type === 'summary') {
+                seen.summary = event.message;
+                seen.retries = report.counts.retries;
+            } else if (event.message.startsWith(NAIVE_SUMMARY_PREFIX)) {
                 seen.summary = event.message;
             }
             if (event.message.startsWith(SKIP_CAP_LOG)) {
@@ -65,8 +67,6 @@ async function main(): Promise<void> {
         const result = await runSync({
             persist: createHttpPersist(server),
             connectionId: config.connectionId,
-            providerConfigKey: DEFAULT_PROVIDER_CONFIG_KEY,
-            syncName: 'calls',
             metadata: config.metadata,
             proxy,
             fetchData: config.strategy === 'ours' ? fetchData : naiveFetchData,
@@ -84,8 +84,6 @@ async function main(): Promise<void> {
     peakHeapBytes = Math.max(peakHeapBytes, process.memoryUsage().heapUsed);
     proxy.close();
 
-    const summaryText = seen.summary;
-    const ourRetries = summaryText === null ? 0 : Number(RETRIES_PATTERN.exec(summaryText)?.[1] ?? 0);
     const result: ChildResult = {
         strategy: config.strategy,
         ok,
@@ -95,13 +93,13 @@ async function main(): Promise<void> {
         detailRequests: counters.details,
         otherRequests: counters.other,
         status429: counters.status429,
-        retries: (config.strategy === 'ours' ? ourRetries : 0) + counters.proxyRetries,
+        retries: (config.strategy === 'ours' ? seen.retries : 0) + counters.proxyRetries,
         saved: counts.added + counts.updated + counts.unchanged,
         added: counts.added,
         updated: counts.updated,
         unchanged: counts.unchanged,
         deleted: counts.deleted,
-        summary: summaryText,
+        summary: seen.summary,
         // maxRSS is in kilobytes.
         peakRssBytes: process.resourceUsage().maxRSS * 1024,
         peakHeapBytes,

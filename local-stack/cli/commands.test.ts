@@ -4,7 +4,18 @@ import { Nango } from '@nangohq/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
 import { openStore, startNangoServer, type RecordStore, type RunningNangoServer } from '../nango-server/index.js';
-import { cleanEnv, collect, freePort, ownLines, repoRoot, runCommand, startCommand, tempDir, waitFor } from './test-helpers.js';
+import {
+    cleanEnv,
+    collect,
+    freePort,
+    ownLines,
+    repoRoot,
+    runCommand,
+    runSummaryIn,
+    startCommand,
+    tempDir,
+    waitFor
+} from './test-helpers.js';
 
 /*
  * The commands as a user runs them: `npm run sync` as a child process against the emulator, the
@@ -88,7 +99,7 @@ describe('npm run sync, then the records through @nangohq/node', () => {
     it('stores exactly the non-private calls of the past year, pages them to the end, and follows changes', async () => {
         const first = await runCommand('npm', ['run', 'sync', '--', '--metadata', '{"maxRequestsPerSecond":500}'], env());
         expect(first.code, first.stderr).toBe(0);
-        expect(first.stdout).toMatch(/Clari Copilot calls sync \(initial\) finished/);
+        expect(runSummaryIn(first.stdout)?.run, first.stdout).toBe('initial');
 
         const truth = await groundTruth(emulator);
         const { ids, runStart } = await readThroughClient(storeDir, async (nango, store) => ({
@@ -158,7 +169,7 @@ describe('nango dryrun (CLI 0.69.14) against the stand-in and the emulator', () 
                 (call) => !call.private && Date.parse(call.time) > now - 30 * 86_400_000 && Date.parse(call.time) < now
             );
             expect(result.stdout).not.toContain('❌');
-            expect(result.stdout).toMatch(/Clari Copilot calls sync \(initial\) finished/);
+            expect(runSummaryIn(result.stdout)?.run, result.stdout).toBe('initial');
             const summary = /would produce the following results: (\{[^}]*\})/.exec(result.stdout)?.[1] ?? '{}';
             expect(JSON.parse(summary)).toEqual({ added: inWindow.length, updated: 0, deleted: 0 });
             expect(inWindow.length).toBeGreaterThan(0);
@@ -184,7 +195,7 @@ describe('npm start', () => {
         try {
             await waitFor(() => output.output().stdout.includes('Serving.'), 90_000, '"Serving." from npm start');
             const printed = output.output().stdout;
-            expect(printed).toMatch(/Clari Copilot calls sync \(initial\) finished .* failed=0/);
+            expect(runSummaryIn(printed), printed).toMatchObject({ run: 'initial', counts: { failed: 0 } });
             expect(printed).toContain('curl -s -H "Authorization: Bearer local-dev-secret"');
             expect(printed).toContain('nango.listRecords(');
             expect(printed).toContain('npx nango dryrun calls local -e dev --auto-confirm');
@@ -271,7 +282,7 @@ describe('npm run sync beside a running npm run serve', () => {
         const result = await firstOutput.done;
         expect(result.code, result.stderr).toBe(0);
         expect(result.stdout).toMatch(/Syncing through the local Nango at http:\/\/127\.0\.0\.1:\d+/);
-        expect(result.stdout).toMatch(/Clari Copilot calls sync \(initial\) finished .* failed=0/);
+        expect(runSummaryIn(result.stdout), result.stdout).toMatchObject({ run: 'initial', counts: { failed: 0 } });
 
         const truth = await groundTruth(emulator);
         const final = await allIds(nango);
@@ -312,7 +323,7 @@ describe('npm run sync beside a running npm run serve', () => {
             ...ownConnection
         });
         expect(next.code, next.stderr).toBe(0);
-        expect(next.stdout).toMatch(/finished .* failed=0/);
+        expect(runSummaryIn(next.stdout)?.counts.failed, next.stdout).toBe(0);
     }, 120_000);
 });
 

@@ -10,8 +10,7 @@ export class ConfigError extends Error {
 }
 
 export const CLARI_API_URL = 'https://rest-api.copilot.clari.com';
-export const PROVIDER_CONFIG_KEY = 'clari-copilot';
-export const SYNC_NAME = 'calls';
+export { PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
 export const DEFAULT_SECRET_KEY = 'local-dev-secret';
 
 /** Reads `.env` from the working directory when there is one; variables already set win. */

@@ -1,3 +1,4 @@
+import { CALL_MODEL } from '../../nango-integrations/clari-copilot/constants.js';
 import { DEFAULT_SECRET_KEY, PROVIDER_CONFIG_KEY } from './config.js';
 
 /** How to read the synced records, printed by `npm start` and `npm run serve`. */
@@ -13,7 +14,7 @@ export function queryHints(url: string, connectionId: string, secretKey: string)
         '',
         '  // @nangohq/node',
         `  const nango = new Nango({ secretKey: '${secret === DEFAULT_SECRET_KEY ? secret : '<NANGO_SECRET_KEY_DEV>'}', host: '${url}' });`,
-        `  const { records, next_cursor } = await nango.listRecords({ providerConfigKey: '${PROVIDER_CONFIG_KEY}', connectionId: '${connectionId}', model: 'Call', limit: 100 });`,
+        `  const { records, next_cursor } = await nango.listRecords({ providerConfigKey: '${PROVIDER_CONFIG_KEY}', connectionId: '${connectionId}', model: '${CALL_MODEL}', limit: 100 });`,
         '',
         '  # the real nango CLI, dry-running the sync against this stand-in',
         `  cd nango-integrations && NANGO_HOSTPORT=${url} NANGO_SECRET_KEY_DEV=${secret} NANGO_CLI_UPGRADE_MODE=ignore npx nango dryrun calls ${connectionId} -e dev --auto-confirm`

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { formatPage, formatRunStart, formatSummary, formatWindow } from '../../nango-integrations/clari-copilot/run-report.js';
 import type { RunnerEvent } from '../runner/run-sync.js';
 import { SyncProgress } from './progress.js';
 
@@ -21,20 +22,43 @@ function capture(isTTY: boolean): { stream: Writable & { isTTY: boolean; columns
 
 const log = (level: string, message: string): RunnerEvent => ({ type: 'log', level, message });
 
+const START = formatRunStart({
+    run: 'initial',
+    windows: [{ timeAfter: new Date('2025-06-01T12:00:00.000Z'), timeBefore: new Date('2026-06-01T12:00:00.000Z') }]
+});
+const SUMMARY = formatSummary({
+    run: 'initial',
+    elapsedMs: 1000,
+    counts: {
+        listed: 3,
+        detailsFetched: 1,
+        unchangedSkipped: 0,
+        prunedSkipped: 0,
+        saved: 1,
+        invalid: 1,
+        deleted: 1,
+        failed: 1,
+        requests: 9,
+        retries: 5,
+        throttled: 0
+    },
+    deletes: 'skipped'
+});
+
 const SAID = [
     log('warn', 'Ignoring connection metadata keys this sync does not use: backfilDays'),
-    log('info', 'Starting initial run: 2025-06-01T12:00:00.000Z → 2026-06-01T12:00:00.000Z'),
-    log('info', 'window: matched=3'),
+    log('info', START),
+    log('info', formatWindow(3)),
     log('warn', 'Skipped invalid call call-17 from GET /calls: time: Invalid ISO datetime'),
     log('error', 'Skipped call call-42 for now: GET /call-details failed after 6 attempt(s): HTTP 502'),
-    log('info', 'page: listed=3 unchanged=0 fetched=1 saved=1 invalid=1 gone=1'),
+    log('info', formatPage({ listed: 3, unchanged: 0, pruned: 0, fetched: 1, saved: 1, invalid: 1, gone: 1 })),
     log('info', 'Deleted 1 call(s) Clari no longer serves (404): call-99'),
-    log('info', 'Clari Copilot calls sync (initial) finished in 1.0s: listed=3 saved=1 invalid=1 deleted=1 failed=1 retries=5')
+    log('info', SUMMARY)
 ];
 
 const EXPECTED_LINES = [
     'warn: Ignoring connection metadata keys this sync does not use: backfilDays',
-    'Starting initial run: 2025-06-01T12:00:00.000Z → 2026-06-01T12:00:00.000Z',
+    START,
     'warn: Skipped invalid call call-17 from GET /calls: time: Invalid ISO datetime',
     'error: Skipped call call-42 for now: GET /call-details failed after 6 attempt(s): HTTP 502',
     'Deleted 1 call(s) Clari no longer serves (404): call-99'
@@ -65,11 +89,11 @@ describe('SyncProgress', () => {
         progress.stop();
 
         const text = output.text();
-        expect(text).not.toContain('window: matched');
-        expect(text).not.toContain('page: listed');
-        expect(text).not.toContain('finished in');
+        expect(text).not.toContain(formatWindow(3));
+        expect(text).not.toContain('page: ');
+        expect(text).not.toContain(SUMMARY);
         expect(text).toContain('listed 3/3');
         expect(text).toContain('retries 5');
-        expect(progress.summaryLine).toMatch(/^Clari Copilot calls sync \(initial\) finished/);
+        expect(progress.summaryLine).toBe(SUMMARY);
     });
 });

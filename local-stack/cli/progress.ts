@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { parseReportLine } from '../../nango-integrations/clari-copilot/run-report.js';
 import type { RunnerEvent } from '../runner/run-sync.js';
 
 const RATE_WINDOW_MS = 5_000;
@@ -6,10 +7,10 @@ const RATE_WINDOW_MS = 5_000;
 type OutputStream = NodeJS.WritableStream & { isTTY?: boolean };
 
 /**
- * Live progress of one sync run, fed by the runner's events. The sync itself reports its size
- * (`window: matched=N`) and each finished page (`page: listed=N … fetched=N`) in its logs; requests,
- * retries and saves come from the runner. Those counters and the final summary line are what the bar and
- * the caller show; every other line the sync logs is printed as it arrives, above the bar on a terminal.
+ * Live progress of one sync run, fed by the runner's events. The sync reports its size (window lines)
+ * and each finished page (page lines) in its run report (run-report.ts); requests, retries and saves
+ * come from the runner. Those counters and the final summary line are what the bar and the caller show;
+ * every other line the sync logs is printed as it arrives, above the bar on a terminal.
  */
 export class SyncProgress {
     private readonly stream: OutputStream;
@@ -76,16 +77,14 @@ export class SyncProgress {
     }
 
     private onLog(level: string, message: string): void {
-        const matched = /^window: matched=(\d+)/.exec(message);
-        const page = /^page: listed=(\d+)/.exec(message);
-        if (matched) {
-            this.matched += Number(matched[1]);
-        } else if (page) {
-            this.listed += Number(page[1]);
-        } else if (message.startsWith('Clari Copilot calls sync')) {
+        const report = parseReportLine(message);
+        if (report?.type === 'window') {
+            this.matched += report.matched;
+        } else if (report?.type === 'page') {
+            this.listed += report.counts.listed;
+        } else if (report?.type === 'summary') {
             this.summaryLine = message;
-            const retries = /retries=(\d+)/.exec(message);
-            this.retries = retries ? Number(retries[1]) : this.retries;
+            this.retries = report.counts.retries;
         } else {
             this.print(level === 'info' ? message : `${level}: ${message}`);
         }

@@ -1,3 +1,4 @@
+import { PROVIDER } from '../../nango-integrations/clari-copilot/constants.js';
 import { createClariProxy, type ClariProxy, type RecordStore } from '../nango-server/index.js';
 import { loadDeployedSync } from '../runner/build.js';
 import type { Persist } from '../runner/persist.js';
@@ -20,7 +21,7 @@ export async function registerConnection(store: RecordStore, connectionId: strin
     await store.upsertConnection({
         connectionId,
         providerConfigKey: PROVIDER_CONFIG_KEY,
-        provider: PROVIDER_CONFIG_KEY,
+        provider: PROVIDER,
         apiKey: clari.apiKey,
         apiPassword: clari.apiPassword
     });

@@ -3,6 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+
+import { parseReportLine, type RunSummary } from '../../nango-integrations/clari-copilot/run-report.js';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -38,6 +41,17 @@ export function collect(child: ChildProcess): { output: () => Finished; done: Pr
 
 export async function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot): Promise<Finished> {
     return collect(startCommand(command, args, env, cwd)).done;
+}
+
+/** The run summary a command printed (the sync's line, as the CLI or `nango dryrun` prints it), if any. */
+export function runSummaryIn(stdout: string): RunSummary | undefined {
+    for (const line of stdout.split('\n')) {
+        const report = parseReportLine(stripVTControlCharacters(line).trim());
+        if (report?.type === 'summary') {
+            return report;
+        }
+    }
+    return undefined;
 }
 
 /** stderr without npm's own notices, which depend on the machine's npm configuration. */

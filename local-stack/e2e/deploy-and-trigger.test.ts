@@ -5,20 +5,11 @@ import { deployWithCli } from '../cli/deploy.js';
 import { openStore, startNangoServer, type RecordStore, type RunningNangoServer } from '../nango-server/index.js';
 import { deployedSyncRunner } from '../runner/deployed-runner.js';
 import type { RunningClariEmulator } from '../emulator/index.js';
-import {
-    CREDENTIALS,
-    EmulatorControl,
-    FAST_METADATA,
-    PROVIDER_CONFIG_KEY,
-    SECRET_KEY,
-    SYNC_NAME,
-    expectRecordsEqualTruth,
-    expectedRecords,
-    lastDays,
-    listServed,
-    makeTempDir,
-    startEmulator
-} from './harness.js';
+import { PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
+import { CREDENTIALS, EmulatorControl, startEmulator } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecords, lastDays } from './oracle.js';
+import { listServed } from './served-records.js';
+import { FAST_METADATA, SECRET_KEY, makeTempDir } from './stack.js';
 
 /**
  * As an app drives Nango: `nango deploy` (the pinned CLI) to the local Nango, then `@nangohq/node`'s

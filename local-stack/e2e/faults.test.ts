@@ -1,32 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { FaultRule, RunningClariEmulator, StartOptions } from '../emulator/index.js';
-import {
-    E2EStack,
-    FAST_METADATA,
-    expectRecordsEqualTruth,
-    expectedRecords,
-    isInWindow,
-    listServed,
-    listStored,
-    startEmulator,
-    summaryOf,
-    versions,
-    type RunOutcome,
-    type SyncTarget,
-    type TruthCall
-} from './harness.js';
+import type { FaultRule, StartOptions } from '../emulator/index.js';
+import type { TruthCall } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecords, isInWindow } from './oracle.js';
+import { reportOf, summaryOf } from './run-logs.js';
+import { listServed, listStored, versions } from './served-records.js';
+import { E2EStack, FAST_METADATA, type RunOutcome, type SyncTarget } from './stack.js';
 
 /** Faults Clari (or the network) throws at a run: every run must still store every valid call, and only those. */
 
 let stack: E2EStack;
-const emulators: RunningClariEmulator[] = [];
 
 async function connect(options: StartOptions, connectOptions: Parameters<E2EStack['connect']>[1] = {}): Promise<SyncTarget> {
     // 11 months: the whole dataset is inside the backfill window; 2 list pages of 100.
-    const emulator = await startEmulator({ calls: 150, months: 11, ...options });
-    emulators.push(emulator);
-    return stack.connect(emulator, connectOptions);
+    return stack.connect(await stack.emulator({ calls: 150, months: 11, ...options }), connectOptions);
 }
 
 async function expectComplete(target: SyncTarget, run: RunOutcome): Promise<Map<string, unknown>> {
@@ -41,7 +28,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-    await Promise.all(emulators.map((emulator) => emulator.close()));
     await stack.close();
 });
 
@@ -51,8 +37,8 @@ describe('429 storms', () => {
         const target = await connect({ seed: 31, calls: 80, rate: 20, retryAfter: true });
         const run = await stack.run(target, { ...FAST_METADATA, maxRequestsPerSecond: 100 });
         expect(run.requests.rateLimited).toBeGreaterThan(0);
-        expect(summaryOf(run.logs)['429s']).toBe(run.requests.rateLimited);
-        expect(summaryOf(run.logs)).toMatchObject({ failed: 0, invalid: 0 });
+        expect(summaryOf(run.logs).counts.throttled).toBe(run.requests.rateLimited);
+        expect(summaryOf(run.logs).counts).toMatchObject({ failed: 0, invalid: 0 });
         await expectComplete(target, run);
     });
 
@@ -60,7 +46,7 @@ describe('429 storms', () => {
         const target = await connect({ seed: 32, calls: 80, rate: 20, retryAfter: false });
         const run = await stack.run(target, { ...FAST_METADATA, maxRequestsPerSecond: 100 });
         expect(run.requests.rateLimited).toBeGreaterThan(0);
-        expect(summaryOf(run.logs)['429s']).toBe(run.requests.rateLimited);
+        expect(summaryOf(run.logs).counts.throttled).toBe(run.requests.rateLimited);
         await expectComplete(target, run);
     });
 
@@ -100,7 +86,7 @@ describe('server errors and stalls', () => {
         const target = await connect({ seed: 41, faults });
         const run = await stack.run(target);
         expect(run.requests.faultsInjected).toEqual({ total: 14, byKind: { '500': 4, '502': 6, '503': 4 } });
-        expect(summaryOf(run.logs)).toMatchObject({ retries: 14, failed: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ retries: 14, failed: 0 });
         await expectComplete(target, run);
     });
 
@@ -109,7 +95,7 @@ describe('server errors and stalls', () => {
         const run = await stack.run(target);
         expect(run.requests.faultsInjected.byKind['stall']).toBe(3);
         expect(run.durationMs).toBeGreaterThanOrEqual(3000);
-        expect(summaryOf(run.logs)).toMatchObject({ retries: 0, failed: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ retries: 0, failed: 0 });
         await expectComplete(target, run);
     });
 
@@ -121,7 +107,7 @@ describe('server errors and stalls', () => {
         );
         const run = await stack.run(target);
         expect(run.requests.faultsInjected.byKind['stall']).toBe(2);
-        expect(summaryOf(run.logs)).toMatchObject({ retries: 2, failed: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ retries: 2, failed: 0 });
         expect(run.events.filter((event) => event.type === 'request' && event.errorCode === 'ETIMEDOUT')).toHaveLength(2);
         await expectComplete(target, run);
     });
@@ -159,9 +145,9 @@ describe('malformed calls', () => {
         });
         expect(warnings[0]).toMatch(/users/);
         expect(warnings[1]).toMatch(/time/);
-        expect(summaryOf(run.logs)).toMatchObject({ invalid: 2, failed: 0 });
-        const pages = run.logs.filter((log) => log.message.startsWith('page: ')).map((log) => log.message);
-        expect(pages.filter((message) => /^page: listed=98 .* saved=98 invalid=2 /.test(message))).toHaveLength(1);
+        expect(summaryOf(run.logs).counts).toMatchObject({ invalid: 2, failed: 0 });
+        const pages = reportOf(run.logs).flatMap((line) => (line.type === 'page' ? [line.counts] : []));
+        expect(pages.filter((page) => page.listed === 98 && page.saved === 98 && page.invalid === 2)).toHaveLength(1);
 
         const expected = await expectComplete(target, run);
         expect(corrupted.filter((id) => expected.has(id))).toEqual([]);

@@ -4,21 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningClariEmulator } from '../emulator/index.js';
 import { openStore } from '../nango-server/index.js';
-import {
-    E2EStack,
-    EmulatorControl,
-    FAST_METADATA,
-    callTimeMs,
-    expectRecordsEqualTruth,
-    expectedRecords,
-    lastDays,
-    listServed,
-    listStored,
-    makeTempDir,
-    startEmulator,
-    type ServedRecord,
-    type TruthCall
-} from './harness.js';
+import { EmulatorControl, callTimeMs, startEmulator, type TruthCall } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecords, lastDays } from './oracle.js';
+import { listServed, listStored, type ServedRecord } from './served-records.js';
+import { E2EStack, FAST_METADATA, makeTempDir } from './stack.js';
 import { startSyncCli, waitUntil, type SyncCli } from './sync-cli.js';
 
 /**

@@ -1,18 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningClariEmulator } from '../emulator/index.js';
-import {
-    E2EStack,
-    expectRecordsEqualTruth,
-    expectedRecord,
-    isInWindow,
-    listServed,
-    sortedIds,
-    startEmulator,
-    summaryOf,
-    type ServedRecord,
-    type SyncTarget
-} from './harness.js';
+import { startEmulator } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecord, isInWindow } from './oracle.js';
+import { summaryOf } from './run-logs.js';
+import { listServed, sortedIds, type ServedRecord } from './served-records.js';
+import { E2EStack, type SyncTarget } from './stack.js';
 
 /**
  * More than 10,000 calls in one window: Clari refuses `skip` above 10,000, so the sync must split the
@@ -49,7 +42,11 @@ describe('more than 10,000 calls in the backfill window', () => {
         // No request was refused: the sync never asked for skip > 10,000.
         expect(run.requests.byStatus).toEqual({ '200': run.requests.total });
         expect(run.requests.byEndpoint['call-details']).toBe(inWindow.length);
-        expect(summaryOf(run.logs)).toMatchObject({ listed: inWindow.length, detailsFetched: inWindow.length, saved: inWindow.length });
+        expect(summaryOf(run.logs).counts).toMatchObject({
+            listed: inWindow.length,
+            detailsFetched: inWindow.length,
+            saved: inWindow.length
+        });
 
         // Every id once, with the listed version; page by page so that transcripts never pile up in memory.
         const seen = new Map<string, string>();

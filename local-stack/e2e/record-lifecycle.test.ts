@@ -1,33 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { CALL_MODEL, PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { autoPruneFromEnv, readEnv } from '../cli/config.js';
-import type { RunningClariEmulator } from '../emulator/index.js';
+import type { RunningClariEmulator, StartOptions } from '../emulator/index.js';
 import { startNangoServer } from '../nango-server/index.js';
-import {
-    AWAITING_PROCESSING,
-    E2EStack,
-    FAST_METADATA,
-    MODEL,
-    PROVIDER_CONFIG_KEY,
-    SECRET_KEY,
-    callTimeMs,
-    expectRecordsEqualTruth,
-    expectedRecords,
-    ids,
-    isInWindow,
-    listServed,
-    listStored,
-    pick,
-    sortedIds,
-    startEmulator,
-    statusOf,
-    summaryOf,
-    versions,
-    type RunOutcome,
-    type ServedRecord,
-    type SyncTarget,
-    type TruthCall
-} from './harness.js';
+import { AWAITING_PROCESSING, callTimeMs, pick, statusOf, type TruthCall } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecords, isInWindow } from './oracle.js';
+import { summaryOf } from './run-logs.js';
+import { ids, listServed, listStored, sortedIds, versions, type ServedRecord } from './served-records.js';
+import { ALWAYS_RECONCILE, E2EStack, RARE_RECONCILE, SECRET_KEY, type RunOutcome, type SyncTarget } from './stack.js';
 
 /**
  * Nango's record lifecycle end to end: Nango prunes the payload of records not updated for 30 days.
@@ -37,16 +18,11 @@ import {
  */
 
 const DAY_MS = 86_400_000;
-const RARE_RECONCILE = { ...FAST_METADATA, reconcileEveryHours: 720 };
-const ALWAYS_RECONCILE = { ...FAST_METADATA, reconcileEveryHours: 0 };
 
 let stack: E2EStack;
-const emulators: RunningClariEmulator[] = [];
 
-async function emulator(options: Parameters<typeof startEmulator>[0]): Promise<RunningClariEmulator> {
-    const started = await startEmulator(options);
-    emulators.push(started);
-    return started;
+function emulator(options: StartOptions): Promise<RunningClariEmulator> {
+    return stack.emulator(options);
 }
 
 beforeAll(async () => {
@@ -54,7 +30,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-    await Promise.all(emulators.map((started) => started.close()));
     await stack.close();
 });
 
@@ -82,7 +57,7 @@ async function pruneEverything(connectionId: string): Promise<number> {
     }
     let total = 0;
     for (;;) {
-        const { count, has_more: hasMore } = await pruneRequest(connectionId, { model: MODEL, until_cursor: until, limit: 100 });
+        const { count, has_more: hasMore } = await pruneRequest(connectionId, { model: CALL_MODEL, until_cursor: until, limit: 100 });
         total += count;
         if (!hasMore) {
             return total;
@@ -154,7 +129,7 @@ describe('a reconciliation on a fully pruned store', () => {
         // Clari's budget: list pages, plus one detail request per new or changed call.
         expect(run.requests.byEndpoint.calls).toBe(Math.ceil(expected.size / 100));
         expect(run.requests.byEndpoint['call-details']).toBe(changed.length);
-        expect(summaryOf(run.logs)).toMatchObject({
+        expect(summaryOf(run.logs).counts).toMatchObject({
             detailsFetched: changed.length,
             prunedSkipped: expected.size - changed.length,
             saved: changed.length,
@@ -245,7 +220,7 @@ describe('automatic pruning', () => {
 
         const run = await stack.run(target, ALWAYS_RECONCILE);
         expect(run.requests.byEndpoint['call-details']).toBe(0);
-        expect(summaryOf(run.logs)).toMatchObject({ saved: 0, deleted: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ saved: 0, deleted: 0 });
         const stored = await listStored(stack.store, target.connectionId);
         expect(ids(stored)).toEqual(sortedIds(expectedRecords(await target.control.truth(), first.plan.window).keys()));
     });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
-import { CREDENTIALS, REPO_ROOT } from './harness.js';
+import { CREDENTIALS } from './emulator-client.js';
+import { REPO_ROOT } from './stack.js';
 
 /**
  * `npm run sync` as a child process. It runs as `node --import tsx local-stack/cli/sync.ts`, not through

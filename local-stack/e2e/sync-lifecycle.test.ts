@@ -1,43 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { RunningClariEmulator } from '../emulator/index.js';
-import {
-    AWAITING_PROCESSING,
-    E2EStack,
-    FAST_METADATA,
-    callTimeMs,
-    expectRecordsEqualTruth,
-    expectedRecords,
-    ids,
-    isInWindow,
-    listServed,
-    listStored,
-    pick,
-    sortedIds,
-    startEmulator,
-    statusOf,
-    summaryOf,
-    versions,
-    type RunOutcome,
-    type SyncTarget,
-    type TimeWindow,
-    type TruthCall
-} from './harness.js';
+import type { RunningClariEmulator, StartOptions } from '../emulator/index.js';
+import { AWAITING_PROCESSING, callTimeMs, pick, statusOf, type TruthCall } from './emulator-client.js';
+import { expectRecordsEqualTruth, expectedRecords, isInWindow, type TimeWindow } from './oracle.js';
+import { summaryOf } from './run-logs.js';
+import { ids, listServed, listStored, sortedIds, versions } from './served-records.js';
+import { ALWAYS_RECONCILE, E2EStack, RARE_RECONCILE, type RunOutcome, type SyncTarget } from './stack.js';
 
 /** First sync, changes between runs (with and without reconciliation) and a run with nothing to do. */
 
 const DAY_MS = 86_400_000;
-/** Never due again within a test: 30-day periods counted from the epoch. */
-const RARE_RECONCILE = { ...FAST_METADATA, reconcileEveryHours: 720 };
-const ALWAYS_RECONCILE = { ...FAST_METADATA, reconcileEveryHours: 0 };
 
 let stack: E2EStack;
-const emulators: RunningClariEmulator[] = [];
 
-async function emulator(options: Parameters<typeof startEmulator>[0]): Promise<RunningClariEmulator> {
-    const started = await startEmulator(options);
-    emulators.push(started);
-    return started;
+function emulator(options: StartOptions): Promise<RunningClariEmulator> {
+    return stack.emulator(options);
 }
 
 beforeAll(async () => {
@@ -45,7 +22,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-    await Promise.all(emulators.map((started) => started.close()));
     await stack.close();
 });
 
@@ -191,7 +167,7 @@ describe('changes between runs', () => {
 
         const processedNow = all.filter((record) => processedBefore.includes(record.id));
         expect(processedNow.every((record) => Array.isArray(record.data['transcript']) && record.data['summary'] !== null)).toBe(true);
-        expect(summaryOf(second.logs)).toMatchObject({ deleted: deleted.length + privatised.length, failed: 0, invalid: 0 });
+        expect(summaryOf(second.logs).counts).toMatchObject({ deleted: deleted.length + privatised.length, failed: 0, invalid: 0 });
     });
 
     it('an incremental run without reconciliation picks up new, modified and late-processed calls', async () => {
@@ -273,7 +249,7 @@ describe('a run with no changes', () => {
         // The runner offers listRecords, so deletes compare ids and nothing unchanged is re-saved.
         expect(run.result.counts).toMatchObject({ added: 0, updated: 0, deleted: 0, unchanged: 0 });
         expect(run.events.filter((event) => event.type === 'saved')).toEqual([]);
-        expect(summaryOf(run.logs)).toMatchObject({ unchangedSkipped: expectedSize, saved: 0 });
+        expect(summaryOf(run.logs).counts).toMatchObject({ unchangedSkipped: expectedSize, saved: 0 });
         expect(versions(await listStored(stack.store, target.connectionId))).toEqual(versions(before));
         expect(await listServed(stack.nango, target.connectionId, { modifiedAfter: run.result.startedAt.toISOString() })).toEqual([]);
     });

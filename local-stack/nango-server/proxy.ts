@@ -3,7 +3,9 @@ import https from 'node:https';
 
 import { getProvider } from '@nangohq/providers';
 
-export const PROVIDER = 'clari-copilot';
+import { PROVIDER } from '../../nango-integrations/clari-copilot/constants.js';
+
+export { PROVIDER };
 /** Nango's proxy waits `3000 * 2^attempt` ms between retries unless a retry header says otherwise. */
 export const NANGO_BASE_DELAY_MS = 3000;
 const MAX_DELAY_MS = 10 * 60 * 1000;

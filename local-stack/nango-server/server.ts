@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
+import { PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
 import { registerDeployApi } from './deploy-api.js';
 import { SyncScheduler, type RunJob, type SyncJob } from './scheduler.js';
@@ -17,7 +18,7 @@ import { registerRecordsApi } from './records-api.js';
 import { logServerError } from './server-log.js';
 import { UnknownConnectionError, type RecordStore, type StoredConnection } from './store.js';
 
-export const DEFAULT_PROVIDER_CONFIG_KEY = 'clari-copilot';
+export const DEFAULT_PROVIDER_CONFIG_KEY = PROVIDER_CONFIG_KEY;
 export const DEFAULT_PORT = 3003;
 
 export interface NangoServerOptions {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { bundlePath, fetchDataFromBundle, NANGO_INTEGRATIONS_DIR, type SyncEntry } from './sandbox.js';
 
 /**
@@ -44,7 +45,7 @@ export function bundleSources(projectDir: string = NANGO_INTEGRATIONS_DIR): stri
             }
         }
     };
-    walk(path.join(projectDir, 'clari-copilot'));
+    walk(path.join(projectDir, PROVIDER_CONFIG_KEY));
     // models.ts is left out on purpose: `nango generate` writes it from nango.yaml, which is watched.
     return sources;
 }

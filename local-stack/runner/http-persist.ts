@@ -157,20 +157,6 @@ export function createHttpPersist(endpoint: LocalNangoEndpoint): Persist {
         async getMetadata(connectionId, providerConfigKey) {
             const route = `/connection/${encodeURIComponent(connectionId)}?provider_config_key=${encodeURIComponent(providerConfigKey)}`;
             return connectionSchema.parse(await call(endpoint, 'GET', route)).metadata ?? {};
-        },
-        async setMetadata(connectionId, providerConfigKey, metadata) {
-            await call(endpoint, 'POST', '/connections/metadata', {
-                connection_id: connectionId,
-                provider_config_key: providerConfigKey,
-                metadata
-            });
-        },
-        async updateMetadata(connectionId, providerConfigKey, metadata) {
-            await call(endpoint, 'PATCH', '/connections/metadata', {
-                connection_id: connectionId,
-                provider_config_key: providerConfigKey,
-                metadata
-            });
         }
     };
 }

@@ -6,7 +6,6 @@ import type { ProxyConfiguration } from '../../nango-integrations/models.js';
 import { ProxyNetworkError, type ClariProxy, type HttpMethod, type ProxyResponse } from '../nango-server/proxy.js';
 import type { NangoRecord } from '../nango-server/store.js';
 import { ProxyHttpError, ProxyRequestError, type RequestSummary } from './errors.js';
-import { paginate, type ProxyResult } from './paginate.js';
 import type { RunCounts, RunnerEvent } from './events.js';
 import type { Persist } from './persist.js';
 
@@ -26,7 +25,6 @@ export interface LocalNangoContext {
     proxy: ClariProxy;
     connectionId: string;
     providerConfigKey: string;
-    provider: string;
     executionId: string;
     lastSyncDate: Date | undefined;
     metadata: Record<string, unknown> | undefined;
@@ -93,23 +91,20 @@ function formatLogArg(arg: unknown): string {
 }
 
 /**
- * The subset of Nango 0.69.14's NangoSync a sync script uses, backed by the local store and the
- * in-process Clari proxy. Methods outside that subset are absent (see runSync for the boundary cast).
+ * The part of Nango's NangoSync the `calls` sync uses, backed by the local store and the in-process
+ * Clari proxy: `get` (through `proxy`), `batchSave`, `batchDelete`, `getRecordsByIds`, `listRecords`,
+ * `deleteRecordsFromPreviousExecutions`, `getMetadata`, `log` and `lastSyncDate`. Everything else is
+ * absent, so a sync that starts calling more fails here first (see runSync for the boundary cast).
  */
 export class LocalNangoSync {
     readonly connectionId: string;
     readonly providerConfigKey: string;
-    readonly provider: string;
     readonly lastSyncDate: Date | undefined;
-    readonly variant = 'base';
-    readonly track_deletes = false;
-    readonly dryRun = false;
     private metadata: Record<string, unknown> | undefined;
 
     constructor(private readonly ctx: LocalNangoContext) {
         this.connectionId = ctx.connectionId;
         this.providerConfigKey = ctx.providerConfigKey;
-        this.provider = ctx.provider;
         this.lastSyncDate = ctx.lastSyncDate;
         this.metadata = ctx.metadata;
     }
@@ -177,14 +172,6 @@ export class LocalNangoSync {
 
     get<T = unknown>(config: Omit<ProxyConfiguration, 'method'>): Promise<LocalProxyResponse<T>> {
         return this.proxy<T>({ ...config, method: 'GET' });
-    }
-
-    post<T = unknown>(config: Omit<ProxyConfiguration, 'method'>): Promise<LocalProxyResponse<T>> {
-        return this.proxy<T>({ ...config, method: 'POST' });
-    }
-
-    paginate<T = unknown>(config: ProxyConfiguration): AsyncGenerator<T[], undefined, void> {
-        return paginate<T>(config, (c): Promise<ProxyResult> => this.proxy(c));
     }
 
     async batchSave(records: object[], model: string): Promise<boolean> {
@@ -272,25 +259,6 @@ export class LocalNangoSync {
     async getMetadata<T = Record<string, unknown>>(): Promise<T> {
         this.metadata ??= await this.ctx.persist.getMetadata(this.connectionId, this.providerConfigKey);
         return this.metadata as T;
-    }
-
-    async setMetadata(metadata: Record<string, unknown>): Promise<void> {
-        await this.ctx.persist.setMetadata(this.connectionId, this.providerConfigKey, metadata);
-        this.metadata = metadata;
-    }
-
-    async updateMetadata(metadata: Record<string, unknown>): Promise<void> {
-        await this.ctx.persist.updateMetadata(this.connectionId, this.providerConfigKey, metadata);
-        this.metadata = { ...(await this.getMetadata()), ...metadata };
-    }
-
-    setMergingStrategy(): Promise<void> {
-        // Only 'override' exists locally; Nango's other strategy guards against webhook races we do not have.
-        return Promise.resolve();
-    }
-
-    getEnvironmentVariables(): Promise<{ name: string; value: string }[]> {
-        return Promise.resolve([]);
     }
 
     /** Nango's log(...args): a trailing `{ level }` object sets the level (default info). */

@@ -12,8 +12,6 @@ export type Persist = Pick<
     | 'deleteRecordsFromPreviousExecutions'
     | 'listRecords'
     | 'getMetadata'
-    | 'setMetadata'
-    | 'updateMetadata'
     | 'startRun'
     | 'heartbeatRun'
     | 'finishRun'

@@ -1,5 +1,6 @@
+import { PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
 import type { NangoSync } from '../../nango-integrations/models.js';
-import { PROVIDER, type ClariProxy } from '../nango-server/proxy.js';
+import type { ClariProxy } from '../nango-server/proxy.js';
 import type { RunLogLine } from '../nango-server/store.js';
 import { emptyCounts, type RunCounts, type RunnerEvent } from './events.js';
 import { thisRunner } from '../nango-server/lock.js';
@@ -17,12 +18,11 @@ export interface RunSyncOptions {
     /** The store itself, or the local Nango's persist API over HTTP. */
     persist: Persist;
     connectionId: string;
-    providerConfigKey: string;
-    syncName: string;
-    /**
-     * Starting metadata, like `nango dryrun --metadata`: getMetadata returns it instead of reading the
-     * store. setMetadata/updateMetadata always write to the store (the connection must exist there).
-     */
+    /** Default: the integration's, from nango.yaml. */
+    providerConfigKey?: string | undefined;
+    /** Default: the integration's one sync. */
+    syncName?: string | undefined;
+    /** Metadata for this run, like `nango dryrun --metadata`: getMetadata returns it instead of reading the store. */
     metadata?: Record<string, unknown> | undefined;
     proxy: ClariProxy;
     fetchData: (nango: NangoSync) => Promise<void>;
@@ -57,7 +57,7 @@ function errorMessage(err: unknown): string {
  * rethrown unchanged; records saved before the failure stay saved, as in Nango.
  */
 export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
-    const { persist, connectionId, syncName } = options;
+    const { persist, connectionId, providerConfigKey = PROVIDER_CONFIG_KEY, syncName = SYNC_NAME } = options;
     const run = await persist.startRun(connectionId, syncName, thisRunner());
     const lastSyncDate = options.fullRefresh ? undefined : run.lastSyncDate;
     let pendingLogs: RunLogLine[] = [];
@@ -86,8 +86,7 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
         persist,
         proxy: options.proxy,
         connectionId,
-        providerConfigKey: options.providerConfigKey,
-        provider: PROVIDER,
+        providerConfigKey,
         executionId: run.executionId,
         lastSyncDate,
         metadata: options.metadata,

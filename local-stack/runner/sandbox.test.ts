@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
+import { parseReportLine } from '../../nango-integrations/clari-copilot/run-report.js';
 import type { NangoSync } from '../../nango-integrations/models.js';
 import { ensureBundle } from './build.js';
 import { fetchDataFromBundle, loadBundledSync, nangoFacade } from './sandbox.js';
@@ -108,9 +109,9 @@ describe('the compiled calls sync in the sandbox', () => {
 
         expect(nango.metadataReads).toBe(1);
         expect(nango.requests.map((request) => request.endpoint)).toEqual(['/calls']);
-        expect(nango.logs[0]).toMatch(/^Starting initial run: calls between /);
+        expect(parseReportLine(nango.logs[0] ?? '')).toMatchObject({ type: 'start', run: 'initial' });
         expect(nango.deleted).toEqual(['gone-1']);
-        expect(nango.logs.at(-1)).toMatch(/^Clari Copilot calls sync \(initial\) finished/);
+        expect(parseReportLine(nango.logs.at(-1) ?? '')).toMatchObject({ type: 'summary', run: 'initial', deletes: 'listRecords' });
     });
 });
 

@@ -6,6 +6,7 @@ import vm from 'node:vm';
 
 import * as zod from 'zod';
 
+import { PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
 import type { NangoSync } from '../../nango-integrations/models.js';
 
 /**
@@ -20,7 +21,7 @@ export type SyncEntry = (nango: NangoSync) => Promise<void>;
 
 export const NANGO_INTEGRATIONS_DIR = path.resolve(import.meta.dirname, '../../nango-integrations');
 /** `nango compile` names a sync's bundle `<sync>-<integration>.js`. */
-export const BUNDLE_FILE = 'calls-clari-copilot.js';
+export const BUNDLE_FILE = `${SYNC_NAME}-${PROVIDER_CONFIG_KEY}.js`;
 
 export function bundlePath(projectDir: string = NANGO_INTEGRATIONS_DIR): string {
     return path.join(projectDir, 'dist', BUNDLE_FILE);

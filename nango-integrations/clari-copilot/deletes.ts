@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { NangoSync } from '../models.js';
+import { CALL_MODEL } from './constants.js';
 import { canListRecords, type RecordLister } from './record-lister.js';
 import type { RunStats } from './run-stats.js';
 
@@ -13,7 +14,8 @@ const storedIdentitySchema = z
     })
     .loose();
 
-export type DeleteMethod = 'listRecords' | 'previousExecutions' | 'skipped' | 'none';
+export const DELETE_METHODS = ['listRecords', 'previousExecutions', 'skipped', 'none'] as const;
+export type DeleteMethod = (typeof DELETE_METHODS)[number];
 
 /**
  * The delete half of a reconciliation: Clari has no deletion signal, so a call that is gone is one the
@@ -71,7 +73,7 @@ export class VanishedCallsPass {
             return;
         }
         stats.deleteMethod = 'previousExecutions';
-        const { deletedKeys } = await this.nango.deleteRecordsFromPreviousExecutions('Call');
+        const { deletedKeys } = await this.nango.deleteRecordsFromPreviousExecutions(CALL_MODEL);
         stats.deleted += deletedKeys.length;
     }
 
@@ -79,7 +81,7 @@ export class VanishedCallsPass {
         // Collected first: deleting while walking would move each record to the end of the walk's order.
         const vanished: string[] = [];
         let unreadable = 0;
-        for await (const value of lister.listRecords('Call')) {
+        for await (const value of lister.listRecords(CALL_MODEL)) {
             const parsed = storedIdentitySchema.safeParse(value);
             if (!parsed.success) {
                 unreadable++;
@@ -99,7 +101,7 @@ export class VanishedCallsPass {
             const batch = vanished.slice(start, start + DELETE_BATCH);
             await this.nango.batchDelete(
                 batch.map((id) => ({ id })),
-                'Call'
+                CALL_MODEL
             );
             await this.nango.log(`Deleted ${batch.length} call(s) Clari no longer lists in the window: ${batch.join(', ')}`);
         }

@@ -13,8 +13,11 @@ export interface CallWindow {
     modifiedBefore?: Date;
 }
 
+export const RUN_KINDS = ['initial', 'reconcile', 'incremental'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
 export interface RunPlan {
-    kind: 'initial' | 'reconcile' | 'incremental';
+    kind: RunKind;
     windows: CallWindow[];
     /** Whether the run lists every call of the backfill window, and may therefore delete what it did not see. */
     reconcile: boolean;

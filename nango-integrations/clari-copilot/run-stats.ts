@@ -1,7 +1,9 @@
 import type { DeleteMethod } from './deletes.js';
+import type { RunKind } from './plan.js';
+import { formatSummary, type SummaryCounts } from './run-report.js';
 
 /** Counters for one run, reported in a single summary line at the end. */
-export class RunStats {
+export class RunStats implements SummaryCounts {
     listed = 0;
     detailsFetched = 0;
     unchangedSkipped = 0;
@@ -18,12 +20,7 @@ export class RunStats {
     throttled = 0;
     deleteMethod: DeleteMethod = 'none';
 
-    summary(kind: string, elapsedMs: number): string {
-        return (
-            `Clari Copilot calls sync (${kind}) finished in ${(elapsedMs / 1000).toFixed(1)}s: ` +
-            `listed=${this.listed} detailsFetched=${this.detailsFetched} unchangedSkipped=${this.unchangedSkipped} ` +
-            `prunedSkipped=${this.prunedSkipped} saved=${this.saved} invalid=${this.invalid} deleted=${this.deleted} ` +
-            `failed=${this.failed} requests=${this.requests} retries=${this.retries} 429s=${this.throttled} deletes=${this.deleteMethod}`
-        );
+    summary(run: RunKind, elapsedMs: number): string {
+        return formatSummary({ run, elapsedMs, counts: this, deletes: this.deleteMethod });
     }
 }

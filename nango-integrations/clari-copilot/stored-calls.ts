@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { NangoSync } from '../models.js';
+import { CALL_MODEL } from './constants.js';
 import { MODIFIED_OVERLAP_MS } from './plan.js';
 
 /** What a stored record must have for the sync to reuse it; the rest is the `Call` this sync saved earlier. */
@@ -43,7 +44,7 @@ export async function readStoredCalls(nango: NangoSync, ids: string[]): Promise<
         return stored;
     }
     // Typed loosely on purpose: every value is validated below, whatever the SDK version claims it is.
-    const found: Map<string, unknown> = await nango.getRecordsByIds(ids, 'Call');
+    const found: Map<string, unknown> = await nango.getRecordsByIds(ids, CALL_MODEL);
     for (const value of found.values()) {
         const parsed = storedCallSchema.safeParse(value);
         if (!parsed.success) {

@@ -2,9 +2,12 @@ import type { NangoSync } from '../models.js';
 import type { ClariClient } from './clari-client.js';
 import type { VanishedCallsPass } from './deletes.js';
 import { fetchCallDetails } from './details.js';
-import type { InvalidCall, ListedPage } from './listing.js';
+import type { InvalidCall } from './list-page.js';
+import type { ListedPage } from './listing.js';
+import { CALL_MODEL } from './constants.js';
 import { toCallRecord } from './mapper.js';
 import type { SyncOptions } from './options.js';
+import { formatPage } from './run-report.js';
 import type { RunStats } from './run-stats.js';
 import { compareWithStored, readStoredCalls } from './stored-calls.js';
 
@@ -82,17 +85,24 @@ export async function syncPage(
     }
 
     if (records.length > 0) {
-        await nango.batchSave(records, 'Call');
+        await nango.batchSave(records, CALL_MODEL);
         stats.saved += records.length;
     }
     await nango.log(
-        `page: listed=${page.calls.length} unchanged=${unchanged} pruned=${prunedCurrent} fetched=${fetchedIds.size} ` +
-            `saved=${records.length} invalid=${page.invalid.length} gone=${goneIds.length}`
+        formatPage({
+            listed: page.calls.length,
+            unchanged,
+            pruned: prunedCurrent,
+            fetched: fetchedIds.size,
+            saved: records.length,
+            invalid: page.invalid.length,
+            gone: goneIds.length
+        })
     );
     if (goneIds.length > 0) {
         await nango.batchDelete(
             goneIds.map((id) => ({ id })),
-            'Call'
+            CALL_MODEL
         );
         stats.deleted += goneIds.length;
         await nango.log(`Deleted ${goneIds.length} call(s) Clari no longer serves (404): ${goneIds.join(', ')}`);

@@ -4,7 +4,8 @@ import { forEachConcurrently } from '../concurrency.js';
 import { VanishedCallsPass } from '../deletes.js';
 import { listCallsInWindow } from '../listing.js';
 import { parseSyncOptions } from '../options.js';
-import { planRun, type RunPlan } from '../plan.js';
+import { planRun } from '../plan.js';
+import { formatRunStart } from '../run-report.js';
 import { RunStats } from '../run-stats.js';
 import { syncPage } from '../sync-page.js';
 
@@ -30,7 +31,7 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
     const plan = planRun(runStartedAt, nango.lastSyncDate, options);
     const stats = new RunStats();
     const client = createClariClient(nango, { maxRequestsPerSecond: options.maxRequestsPerSecond, stats });
-    await nango.log(`Starting ${plan.kind} run: ${describeWindows(plan)}`);
+    await nango.log(formatRunStart({ run: plan.kind, windows: plan.windows }));
 
     const log = async (message: string, level: 'info' | 'warn'): Promise<void> => {
         await nango.log(message, { level });
@@ -50,13 +51,4 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
             `${stats.failed} call(s) could not be fetched from Clari Copilot; the next run retries them (see the logs for ids).`
         );
     }
-}
-
-function describeWindows(plan: RunPlan): string {
-    return plan.windows
-        .map((window) => {
-            const modified = window.modifiedAfter ? `, modified after ${window.modifiedAfter.toISOString()}` : '';
-            return `calls between ${window.timeAfter.toISOString()} and ${window.timeBefore.toISOString()}${modified}`;
-        })
-        .join('; plus ');
 }

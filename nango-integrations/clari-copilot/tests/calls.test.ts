@@ -151,8 +151,7 @@ describe('4. details, rate limit and retries', () => {
         const firstId = details[0]?.params['id'];
         const [throttled, retried] = details.filter((request) => request.params['id'] === firstId);
         expect((retried?.at ?? 0) - (throttled?.at ?? 0)).toBeGreaterThanOrEqual(1000);
-        expect(harness.summary()).toContain('retries=5');
-        expect(harness.summary()).toContain('429s=2');
+        expect(harness.summary().counts).toMatchObject({ retries: 5, throttled: 2 });
     });
 
     it('adapts to a Clari limit lower than maxRequestsPerSecond: a lasting 429 storm without Retry-After still completes', async () => {
@@ -172,8 +171,8 @@ describe('4. details, rate limit and retries', () => {
         ];
         await harness.run();
         expect(harness.savedIds().length).toBe(60);
-        expect(harness.summary()).toContain('failed=0');
-        expect(harness.summary()).not.toContain('429s=0');
+        expect(harness.summary().counts.failed).toBe(0);
+        expect(harness.summary().counts.throttled).toBeGreaterThan(0);
     });
 
     it('retries a list page through 429s and 500s instead of failing the run', async () => {
@@ -219,7 +218,7 @@ describe('5. no wasted requests', () => {
             .filter((request) => request.endpoint === '/call-details')
             .map((request) => request.params['id']);
         expect(detailIds).toEqual(['call-000002']);
-        expect(harness.summary()).toContain('unchangedSkipped=1');
+        expect(harness.summary().counts.unchangedSkipped).toBe(1);
     });
 
     it('costs only list pages on a re-run after a crash', async () => {
@@ -255,7 +254,7 @@ describe('7. deletes', () => {
         expect(harness.clari.count('/call-details')).toBe(0);
         expect(harness.savedIds().sort()).toEqual(['call-000001', 'call-000002']);
         expect(harness.nango.deleteRecordsFromPreviousExecutions).toHaveBeenCalledWith('Call');
-        expect(harness.summary()).toContain('deleted=1');
+        expect(harness.summary().counts.deleted).toBe(1);
         const list = harness.clari.requests.find((request) => request.endpoint === '/calls');
         expect(list?.params['filterModifiedGt']).toBeUndefined();
     });
@@ -294,7 +293,7 @@ describe('8. bad data', () => {
         await harness.run();
         expect(harness.savedIds().sort()).toEqual(['call-000001', 'call-000003']);
         expect(harness.logs().some((line) => line.includes('call-000002') && line.includes('users'))).toBe(true);
-        expect(harness.summary()).toContain('invalid=1');
+        expect(harness.summary().counts.invalid).toBe(1);
     });
 
     it('fails at once on 401, naming the API key and password, without retrying', async () => {
@@ -305,12 +304,34 @@ describe('8. bad data', () => {
         expect(harness.nango.batchSave).not.toHaveBeenCalled();
     });
 
-    it('ends every run with one summary line of all counters', async () => {
-        const harness = createHarness({ calls: [makeCall(1, daysAgo(3))] });
+    it('reports the run: its plan first, the window size, each page, then one summary of all counters', async () => {
+        const harness = createHarness({ calls: [makeCall(1, daysAgo(3)), makeCall(2, daysAgo(2), { users: 'not-a-list' })] });
         await harness.run();
-        expect(harness.summary()).toMatch(
-            /listed=1 detailsFetched=1 unchangedSkipped=0 prunedSkipped=0 saved=1 invalid=0 deleted=0 failed=0 requests=2 retries=0 429s=0 deletes=previousExecutions$/
-        );
+        const report = harness.report();
+        expect(report.map((line) => line.type)).toEqual(['start', 'window', 'page', 'summary']);
+        expect(report[0]).toMatchObject({ type: 'start', run: 'initial', windows: [{ timeBefore: expect.any(Date) as unknown }] });
+        expect(report[1]).toEqual({ type: 'window', matched: 2 });
+        expect(report[2]).toEqual({
+            type: 'page',
+            counts: { listed: 1, unchanged: 0, pruned: 0, fetched: 1, saved: 1, invalid: 1, gone: 0 }
+        });
+        expect(harness.summary()).toMatchObject({
+            run: 'initial',
+            counts: {
+                listed: 1,
+                detailsFetched: 1,
+                unchangedSkipped: 0,
+                prunedSkipped: 0,
+                saved: 1,
+                invalid: 1,
+                deleted: 0,
+                failed: 0,
+                requests: 2,
+                retries: 0,
+                throttled: 0
+            },
+            deletes: 'previousExecutions'
+        });
     });
 
     it('rejects invalid metadata with a message naming the option', async () => {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { NangoSyncMock } from 'nango/test';
 import { vi } from 'vitest';
 import type { NangoSync } from '../../models.js';
+import { parseReportLine, type ReportLine, type RunSummary } from '../run-report.js';
 import fetchData from '../syncs/calls.js';
 import { FakeClari, type RawPayload } from './fake-clari.js';
 
@@ -78,6 +79,7 @@ export function createHarness(options: HarnessOptions = {}) {
     }
 
     const logs = (): string[] => nango.log.mock.calls.map((call: unknown[]) => String(call[0]));
+    const report = (): ReportLine[] => logs().flatMap((line) => parseReportLine(line) ?? []);
     return {
         nango,
         clari,
@@ -87,7 +89,16 @@ export function createHarness(options: HarnessOptions = {}) {
         events,
         logs,
         savedIds: (): string[] => savedBatches.flat().map((record) => String(record['id'])),
-        summary: (): string => logs().find((line) => line.startsWith('Clari Copilot calls sync')) ?? '',
+        /** The run report's lines, in the order logged. */
+        report,
+        /** The run's summary line, read; the test fails when the run logged none. */
+        summary: (): RunSummary => {
+            const summary = report().find((line) => line.type === 'summary');
+            if (!summary) {
+                throw new Error(`the sync logged no summary line:\n${logs().join('\n')}`);
+            }
+            return summary;
+        },
         /** Runs the real sync; under vi.useFakeTimers it also fires the timers, so its waits take no wall-clock time. */
         run: (): Promise<void> => {
             // NangoSyncMock implements the parts of NangoSync a sync uses; the cast is the only bridge.

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+import {
+    DEFAULT_CREDENTIALS,
+    startClariEmulator,
+    type FaultRule,
+    type MutationRequest,
+    type MutationResult,
+    type RunningClariEmulator,
+    type StartOptions,
+    type StatsSnapshot
+} from '../emulator/index.js';
+import type { ClariCredentials } from '../nango-server/index.js';
+
+/** The e2e suite's side of the Clari emulator: starting one, its control API over HTTP, and its ground truth. */
+
+export const CREDENTIALS: ClariCredentials = { apiKey: DEFAULT_CREDENTIALS.apiKey, apiPassword: DEFAULT_CREDENTIALS.apiPassword };
+/** Statuses the emulator's `lateProcess` turns into POST_PROCESSING_DONE (the call was recorded, not yet processed). */
+export const AWAITING_PROCESSING: readonly string[] = ['PROCESSING', 'WAITING_IN_QUEUE', 'ERROR_IN_PROCESSING', 'ERROR_IN_TRANSCRIBE'];
+
+/** An emulator on a free port, unthrottled and without latency unless asked; its "now" is the real clock. */
+export function startEmulator(options: StartOptions = {}): Promise<RunningClariEmulator> {
+    return startClariEmulator({ port: 0, rate: 0, now: new Date(), ...options });
+}
+
+const truthPageSchema = z.object({
+    total: z.number(),
+    nextOffset: z.number().optional(),
+    calls: z.array(z.looseObject({ id: z.string(), private: z.boolean() }))
+});
+
+export interface TruthCall {
+    id: string;
+    /** The payload as Clari would send it (details, or list payload), without media URLs. */
+    payload: Record<string, unknown>;
+    private: boolean;
+}
+
+/** The emulator's control API (documented in local-stack/emulator/README.md), over HTTP. */
+export class EmulatorControl {
+    constructor(readonly baseUrl: string) {}
+
+    private async call(method: 'GET' | 'POST' | 'PUT', route: string, body?: unknown): Promise<unknown> {
+        const response = await fetch(`${this.baseUrl}${route}`, {
+            method,
+            ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        });
+        const text = await response.text();
+        if (!response.ok) {
+            throw new Error(`${method} ${route} answered ${response.status}: ${text}`);
+        }
+        return JSON.parse(text) as unknown;
+    }
+
+    async stats(): Promise<StatsSnapshot> {
+        return (await this.call('GET', '/_control/stats')) as StatsSnapshot;
+    }
+
+    async resetStats(): Promise<void> {
+        await this.call('POST', '/_control/stats/reset');
+    }
+
+    async mutate(request: MutationRequest): Promise<MutationResult> {
+        return (await this.call('POST', '/_control/mutate', request)) as MutationResult;
+    }
+
+    async setFaults(rules: FaultRule[]): Promise<void> {
+        await this.call('PUT', '/_control/faults', { rules });
+    }
+
+    async setRate(rate: number, retryAfter: boolean): Promise<void> {
+        await this.call('PUT', '/_control/rate', { rate, retryAfter });
+    }
+
+    /** Every live call (time desc, then id), private ones included and flagged. */
+    async truth(options: { details: boolean } = { details: true }): Promise<TruthCall[]> {
+        const calls: TruthCall[] = [];
+        let offset: number | undefined = 0;
+        while (offset !== undefined) {
+            const page = truthPageSchema.parse(
+                await this.call('GET', `/_control/calls?includePrivate=true&details=${String(options.details)}&offset=${offset}&limit=1000`)
+            );
+            for (const { private: isPrivate, ...payload } of page.calls) {
+                calls.push({ id: payload.id, payload, private: isPrivate });
+            }
+            offset = page.nextOffset;
+        }
+        return calls;
+    }
+
+    /** One call's details payload, whatever its state. */
+    async truthCall(id: string): Promise<TruthCall> {
+        const body = z
+            .object({ call: z.looseObject({ id: z.string() }), private: z.boolean() })
+            .parse(await this.call('GET', `/_control/calls/${encodeURIComponent(id)}`));
+        return { id: body.call.id, payload: body.call, private: body.private };
+    }
+}
+
+export function callTimeMs(call: TruthCall): number {
+    const time = call.payload['time'];
+    return typeof time === 'string' ? Date.parse(time) : Number.NaN;
+}
+
+/** `count` calls of `truth` that satisfy `predicate` and are not `taken` yet (lowest ids first, for determinism). */
+export function pick(truth: readonly TruthCall[], count: number, predicate: (call: TruthCall) => boolean, taken: Set<string>): string[] {
+    const chosen = truth
+        .filter((call) => !taken.has(call.id) && predicate(call))
+        .map((call) => call.id)
+        .sort()
+        .slice(0, count);
+    if (chosen.length < count) {
+        throw new Error(`only ${chosen.length} of ${count} suitable calls in the dataset`);
+    }
+    chosen.forEach((id) => taken.add(id));
+    return chosen;
+}
+
+export function statusOf(call: TruthCall): string {
+    const status = call.payload['status'];
+    return typeof status === 'string' ? status : '';
+}
