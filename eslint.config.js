@@ -31,7 +31,7 @@ export default tseslint.config(
         files: ['local-stack/dashboard/assets/**/*.js'],
         languageOptions: {
             sourceType: 'script',
-            globals: { document: 'readonly', location: 'readonly', fetch: 'readonly', setTimeout: 'readonly' }
+            globals: { document: 'readonly', location: 'readonly', fetch: 'readonly', setTimeout: 'readonly', URL: 'readonly' }
         }
     }
 );

@@ -167,7 +167,8 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
         ui.addHook('onSend', async (_request, reply, payload) => {
             reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
             reply.header('x-content-type-options', 'nosniff');
-            reply.header('referrer-policy', 'no-referrer');
+            // Not no-referrer: under it Chromium sends `Origin: null` with a form POST, and Run now could not tell its own pages.
+            reply.header('referrer-policy', 'same-origin');
             reply.header('cache-control', 'no-store');
             return payload;
         });

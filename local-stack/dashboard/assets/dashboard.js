@@ -39,7 +39,10 @@ if (body.dataset.live !== undefined) {
                 const running = new Map(live.running.map((progress) => [progress.runId, progress]));
                 const newRun = latestShown !== null && (live.latestRunId ?? 0) !== latestShown;
                 if (newRun || watched.some((runId) => !running.has(runId))) {
-                    location.reload();
+                    // Run now's "queued" notice has served its purpose once the run is on the page.
+                    const url = new URL(location.href);
+                    url.searchParams.delete('requested');
+                    location.replace(url.href);
                     return;
                 }
                 running.forEach(show);
