@@ -63,7 +63,10 @@ function partialCount(figures: RunFigures, key: keyof SummaryCounts): number | n
     return fromPages[key] ?? null;
 }
 
-/** Credentials never reach a page, even if a sync or an error message were to echo them. */
+/**
+ * Credentials never reach a page, even if a sync or an error message were to echo them. Values shorter than
+ * four characters are left alone: masking every "k" of a test connection's key would shred the text and hide nothing.
+ */
 export function redact(text: string, secrets: readonly string[]): string {
     return secrets.filter((secret) => secret.length >= 4).reduce((out, secret) => out.split(secret).join('[redacted]'), text);
 }
