@@ -199,6 +199,10 @@ describe('npm start', () => {
             expect(printed).toContain('curl -s -H "Authorization: Bearer local-dev-secret"');
             expect(printed).toContain('nango.listRecords(');
             expect(printed).toContain('npx nango dryrun calls local -e dev --auto-confirm');
+            expect(printed).toContain(`Dashboard: http://127.0.0.1:${nangoPort}/ `);
+            const dashboard = await fetch(`http://127.0.0.1:${nangoPort}/`);
+            expect(dashboard.status).toBe(200);
+            expect(await dashboard.text()).toContain('<td data-field="kind">initial</td>');
 
             const response = await fetch(`http://127.0.0.1:${nangoPort}/v1/calls?limit=3`, {
                 headers: { Authorization: 'Bearer local-dev-secret', 'Connection-Id': 'local', 'Provider-Config-Key': 'clari-copilot' }

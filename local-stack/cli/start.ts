@@ -84,6 +84,7 @@ runCommand('start', async () => {
             await store.setMetadata(env.NANGO_CONNECTION_ID, PROVIDER_CONFIG_KEY, metadata);
         }
         console.log(`Local Nango on ${server.url}, store ${env.NANGO_LOCAL_DB}, connection ${env.NANGO_CONNECTION_ID}.`);
+        console.log(`Dashboard: ${server.url}/ (runs as they go, their logs, the synced calls and their transcripts).`);
         console.log('Deploying nango-integrations/ to it: nango deploy dev --auto-confirm (the pinned CLI compiles it first)...');
         const deployment = await deployWithCli({ serverUrl: server.url, secretKey: env.NANGO_SECRET_KEY_DEV });
         const flow = await store.getDeployedFlow(PROVIDER_CONFIG_KEY, SYNC_NAME);

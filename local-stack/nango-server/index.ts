@@ -41,6 +41,7 @@ export {
     type PruneQuery,
     type PruneResult,
     type RecordStore,
+    type SearchRecordsQuery,
     type RunLogLine,
     type SaveSummary,
     type StartedRun,

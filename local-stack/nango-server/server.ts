@@ -5,6 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { z } from 'zod';
 
 import { PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
+import { isDashboardRequest, registerDashboard } from '../dashboard/index.js';
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
 import { registerDeployApi } from './deploy-api.js';
 import { SyncScheduler, type RunJob, type SyncJob } from './scheduler.js';
@@ -104,6 +105,10 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
     const app = Fastify({ logger: options.logger ?? false });
 
     app.addHook('onRequest', async (request, reply) => {
+        // Browsers cannot send the bearer token; the dashboard's routes guard themselves (local-stack/dashboard/index.ts).
+        if (isDashboardRequest(request)) {
+            return undefined;
+        }
         const header = request.headers.authorization;
         if (header === undefined) {
             return sendError(reply, 401, 'missing_auth_header', {
@@ -215,6 +220,7 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
         });
     }
     registerSyncApi(app, { store, scheduler });
+    registerDashboard(app, { store, scheduler, providerConfigKey });
     registerProxyRoute(app, {
         store,
         clariBaseUrl,

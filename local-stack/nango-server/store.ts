@@ -50,6 +50,17 @@ export interface ListRecordsQuery {
     ids?: readonly string[] | undefined;
 }
 
+/** A title search over one model's records, in the records API's order and with its cursors. */
+export interface SearchRecordsQuery {
+    connectionId: string;
+    model: string;
+    /** Matched case-insensitively anywhere in the record's `title`; `%` and `_` are plain characters. */
+    text: string;
+    cursor?: string | undefined;
+    /** 1..10000, default 100. */
+    limit?: number | undefined;
+}
+
 export interface ListRecordsResult {
     records: NangoRecord[];
     next_cursor: string | null;
@@ -213,6 +224,8 @@ export interface RecordStore {
     ): Promise<{ deletedKeys: string[] }>;
     deleteRecordsFromPreviousExecutions(connectionId: string, model: string, executionId: string): Promise<{ deletedKeys: string[] }>;
     listRecords(query: ListRecordsQuery): Promise<ListRecordsResult>;
+    /** The records whose title contains `text`, shaped and paged as listRecords pages them. */
+    searchRecords(query: SearchRecordsQuery): Promise<ListRecordsResult>;
     /** Empties the payloads of one model's records up to a cursor (PATCH /records/prune). */
     pruneRecords(query: PruneQuery): Promise<PruneResult>;
     /** Empties the payload of every record, of any connection and model, not updated since `olderThan`; returns how many. */
@@ -584,6 +597,42 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RecordS
             const last = records[records.length - 1];
             const nextCursor = res.rows.length > limit && last ? last._nango_metadata.cursor : null;
             return { records, next_cursor: nextCursor };
+        },
+
+        async searchRecords(query) {
+            const limit = query.limit ?? DEFAULT_LIMIT;
+            if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+                throw new RangeError(`limit must be an integer in 1..${MAX_LIMIT}`);
+            }
+            const cursor = query.cursor === undefined ? null : (decodeCursor(query.cursor) ?? 'invalid');
+            if (cursor === 'invalid') {
+                throw new InvalidCursorError();
+            }
+            const pattern = `%${query.text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+            // Only the matching ids are found here; listRecords shapes them, so a found record looks exactly like a listed one.
+            const res = await db.query<{ external_id: string; row_id: string; sort: string }>(
+                `SELECT external_id, id::text AS row_id, to_json(updated_at) AS sort FROM records
+                 WHERE connection_id = $1 AND model = $2 AND data->>'title' ILIKE $3 ESCAPE '\\'
+                   AND ($4::timestamptz IS NULL OR (updated_at, id) > ($4::timestamptz, $5::bigint))
+                 ORDER BY updated_at ASC, id ASC
+                 LIMIT $6`,
+                [query.connectionId, query.model, pattern, cursor?.sort ?? null, cursor?.id ?? null, limit + 1]
+            );
+            const rows = res.rows.slice(0, limit);
+            const last = rows[rows.length - 1];
+            if (!last) {
+                return { records: [], next_cursor: null };
+            }
+            const page = await store.listRecords({
+                connectionId: query.connectionId,
+                model: query.model,
+                ids: rows.map((row) => row.external_id),
+                limit: rows.length
+            });
+            // The next page starts after this search's last row as it was found: a record re-saved in between
+            // moves to the end of listRecords' order, and a cursor taken from it would skip the rows before it.
+            const nextCursor = res.rows.length > limit ? encodeCursor({ sort: last.sort, id: last.row_id }) : null;
+            return { records: page.records, next_cursor: nextCursor };
         },
 
         async pruneRecords(query) {

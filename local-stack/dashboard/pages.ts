@@ -1,0 +1,167 @@
+import type { SyncScheduler } from '../nango-server/scheduler.js';
+import type { RecordStore, RunLogLine, SyncRun } from '../nango-server/store.js';
+import { durationText, timeText, type TimeText } from './format.js';
+import { runFigures, runProgress, type RunFigures, type RunProgress, type SummaryCounts } from './run-figures.js';
+
+/** The data behind the runs, run and deployed pages, read through the store and the scheduler the API uses. */
+
+export interface RunCell {
+    key: keyof SummaryCounts;
+    label: string;
+    value: string;
+}
+
+export interface RunRow {
+    runId: number;
+    connectionId: string;
+    syncName: string;
+    kind: string;
+    status: SyncRun['status'];
+    started: TimeText | null;
+    duration: string;
+    cells: RunCell[];
+    /** The cells come from page lines: the run has no summary line (yet). */
+    partial: boolean;
+    /** Why a failed run failed. */
+    error: string | null;
+    progress: ProgressView | null;
+}
+
+export interface ProgressView extends RunProgress {
+    runId: number;
+    /** One line for people: listed 100 of 223 (45%), 12.3 calls/s, about 10 s left. */
+    text: string;
+}
+
+const COLUMNS: [keyof SummaryCounts, string][] = [
+    ['listed', 'Listed'],
+    ['detailsFetched', 'Details fetched'],
+    ['unchangedSkipped', 'Unchanged, skipped'],
+    ['prunedSkipped', 'Pruned, skipped'],
+    ['saved', 'Saved'],
+    ['deleted', 'Deleted'],
+    ['invalid', 'Invalid'],
+    ['failed', 'Failed'],
+    ['requests', 'Clari requests'],
+    ['retries', 'Retries'],
+    ['throttled', '429s']
+];
+
+export const RUN_COLUMNS = COLUMNS.map(([key, label]) => ({ key, label }));
+
+/** The page lines' counters that stand for a summary column while a run has no summary line. */
+function partialCount(figures: RunFigures, key: keyof SummaryCounts): number | null {
+    const { pages } = figures;
+    const fromPages: Partial<Record<keyof SummaryCounts, number>> = {
+        listed: pages.listed,
+        detailsFetched: pages.fetched,
+        unchangedSkipped: pages.unchanged,
+        prunedSkipped: pages.pruned,
+        saved: pages.saved,
+        invalid: pages.invalid
+    };
+    return fromPages[key] ?? null;
+}
+
+/**
+ * Credentials never reach a page, even if a sync or an error message were to echo them. Values shorter than
+ * four characters are left alone: masking every "k" of a test connection's key would shred the text and hide nothing.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+    return secrets.filter((secret) => secret.length >= 4).reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+}
+
+export function progressText(progress: RunProgress): string {
+    const size =
+        progress.matched === null
+            ? `listed ${progress.listed} so far`
+            : `listed ${progress.listed} of ${progress.matched}${progress.percent === null ? '' : ` (${progress.percent}%)`}`;
+    const rate = `${progress.ratePerSecond.toFixed(1)} calls/s`;
+    const eta = progress.etaSeconds === null ? 'time left unknown yet' : `about ${durationText(progress.etaSeconds * 1000)} left`;
+    return `${size}, fetched ${progress.fetched}, saved ${progress.saved}; ${rate}, ${eta}`;
+}
+
+export function progressView(run: SyncRun, figures: RunFigures, now: Date): ProgressView {
+    const progress = runProgress(figures, run.startedAt, now);
+    return { ...progress, runId: run.runId, text: progressText(progress) };
+}
+
+export function runRow(run: SyncRun, lines: readonly RunLogLine[], secrets: readonly string[], now = new Date()): RunRow {
+    const figures = runFigures(lines);
+    const summary = figures.summary;
+    const end = run.finishedAt ?? now;
+    return {
+        runId: run.runId,
+        connectionId: run.connectionId,
+        syncName: run.syncName,
+        kind: figures.kind ?? 'not known yet',
+        status: run.status,
+        started: timeText(run.startedAt),
+        duration: `${durationText(end.getTime() - run.startedAt.getTime())}${run.finishedAt === null ? ' so far' : ''}`,
+        cells: COLUMNS.map(([key, label]) => {
+            const value = summary ? summary[key] : partialCount(figures, key);
+            return { key, label, value: value === null ? '–' : String(value) };
+        }),
+        partial: summary === null,
+        error: run.status === 'failed' && run.summary !== null ? redact(run.summary, secrets) : null,
+        progress: run.status === 'running' ? progressView(run, figures, now) : null
+    };
+}
+
+/** The credentials of every connection the runs belong to, for `redact`. */
+export async function connectionSecrets(store: RecordStore, providerConfigKey: string, connectionIds: Iterable<string>): Promise<string[]> {
+    const secrets: string[] = [];
+    for (const id of new Set(connectionIds)) {
+        const connection = await store.getConnection(id, providerConfigKey);
+        if (connection) {
+            secrets.push(connection.apiKey, connection.apiPassword);
+        }
+    }
+    return secrets;
+}
+
+export interface DeployedView {
+    providerConfigKey: string;
+    type: string;
+    name: string;
+    version: string;
+    runs: string | null;
+    autoStart: boolean;
+    models: string;
+    deployed: TimeText | null;
+    connections: {
+        connectionId: string;
+        status: string;
+        lastFinished: TimeText | null;
+        next: TimeText | null;
+        records: string;
+    }[];
+}
+
+export async function deployedViews(store: RecordStore, scheduler: SyncScheduler | null): Promise<DeployedView[]> {
+    const flows = await store.listDeployedFlows();
+    const views: DeployedView[] = [];
+    for (const flow of flows) {
+        const statuses = scheduler && flow.type === 'sync' ? await scheduler.status(flow.providerConfigKey, [flow.name], undefined) : [];
+        views.push({
+            providerConfigKey: flow.providerConfigKey,
+            type: flow.type,
+            name: flow.name,
+            version: flow.version,
+            runs: flow.runs,
+            autoStart: flow.autoStart,
+            models: flow.models.join(', '),
+            deployed: timeText(flow.deployedAt),
+            connections: statuses.map((status) => ({
+                connectionId: status.connection_id,
+                status: status.status,
+                lastFinished: status.finishedAt === null ? null : timeText(status.finishedAt),
+                next: status.nextScheduledSyncAt === null ? null : timeText(status.nextScheduledSyncAt),
+                records: Object.entries(status.recordCount)
+                    .map(([model, count]) => `${count} ${model}`)
+                    .join(', ')
+            }))
+        });
+    }
+    return views;
+}
