@@ -6,15 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Call } from '../../nango-integrations/models.js';
 import { deployWithCli } from '../cli/deploy.js';
-import { CALL_MODEL as MODEL, PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
-import { CREDENTIALS, EmulatorControl, startEmulator } from '../e2e/emulator-client.js';
+import { CALL_MODEL as MODEL, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
+import { EmulatorControl } from '../e2e/emulator-client.js';
 import { expectedRecords, lastDays } from '../e2e/oracle.js';
 import { summaryOf } from '../e2e/run-logs.js';
-import { FAST_METADATA, REPO_ROOT, SECRET_KEY, makeTempDir } from '../e2e/stack.js';
+import { startRunnerStack } from '../e2e/runner-stack.js';
+import { REPO_ROOT, SECRET_KEY } from '../e2e/stack.js';
 import type { RunningClariEmulator } from '../emulator/index.js';
 import { thisRunner } from '../nango-server/lock.js';
-import { openStore, startNangoServer, type RecordStore, type RunningNangoServer, type SyncRun } from '../nango-server/index.js';
-import { deployedSyncRunner } from '../runner/deployed-runner.js';
+import type { RecordStore, RunningNangoServer, SyncRun } from '../nango-server/index.js';
 
 /**
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core (no browser download),
@@ -36,7 +36,6 @@ let store: RecordStore;
 let server: RunningNangoServer;
 let browser: Browser;
 let page: Page;
-const tmp = makeTempDir('dashboard-browser');
 /** What afterAll closes, newest first: beforeAll may stop halfway. */
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -89,26 +88,12 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
     let pick: Call;
 
     beforeAll(async () => {
-        emulator = await startEmulator({ calls: 150, months: 4, seed: 23 });
-        cleanups.push(() => emulator.close());
-        store = await openStore({ dir: tmp.dir });
-        cleanups.push(() => store.close());
-        await store.upsertConnection({
-            connectionId: CONNECTION,
-            providerConfigKey: PROVIDER_CONFIG_KEY,
-            provider: PROVIDER_CONFIG_KEY,
-            apiKey: CREDENTIALS.apiKey,
-            apiPassword: CREDENTIALS.apiPassword,
-            metadata: FAST_METADATA
+        const stack = await startRunnerStack('dashboard-browser', {
+            emulator: { calls: 150, months: 4, seed: 23 },
+            connectionId: CONNECTION
         });
-        server = await startNangoServer({
-            store,
-            secretKey: SECRET_KEY,
-            port: 0,
-            clariBaseUrl: emulator.url,
-            runJob: deployedSyncRunner({ store, clariBaseUrl: emulator.url })
-        });
-        cleanups.push(() => server.close());
+        cleanups.push(() => stack.close());
+        ({ emulator, store, server } = stack);
         // As `npm start` does: deploy with the real CLI; the scheduler then starts the first run on its own.
         await deployWithCli({ serverUrl: server.url, secretKey: SECRET_KEY });
         firstRun = await untilRunEnds(0);
@@ -145,7 +130,6 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
         for (const cleanup of cleanups.reverse()) {
             await cleanup();
         }
-        tmp.remove();
     });
 
     it("shows the first run's counts in the runs table", async () => {

@@ -2,14 +2,14 @@ import { Nango } from '@nangohq/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { deployWithCli } from '../cli/deploy.js';
-import { openStore, startNangoServer, type RecordStore, type RunningNangoServer } from '../nango-server/index.js';
-import { deployedSyncRunner } from '../runner/deployed-runner.js';
+import type { RecordStore, RunningNangoServer } from '../nango-server/index.js';
 import type { RunningClariEmulator } from '../emulator/index.js';
 import { PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
-import { CREDENTIALS, EmulatorControl, startEmulator } from './emulator-client.js';
+import { EmulatorControl } from './emulator-client.js';
 import { expectRecordsEqualTruth, expectedRecords, lastDays } from './oracle.js';
 import { listServed } from './served-records.js';
-import { FAST_METADATA, SECRET_KEY, makeTempDir } from './stack.js';
+import { startRunnerStack, type RunnerStack } from './runner-stack.js';
+import { SECRET_KEY } from './stack.js';
 
 /**
  * As an app drives Nango: `nango deploy` (the pinned CLI) to the local Nango, then `@nangohq/node`'s
@@ -27,39 +27,21 @@ interface StatusEntry {
     latestResult: Record<string, { added: number }> | null;
 }
 
+let stack: RunnerStack;
 let emulator: RunningClariEmulator;
 let store: RecordStore;
 let server: RunningNangoServer;
 let nango: Nango;
-const tmp = makeTempDir('deploy-trigger');
 const CONNECTION = 'app-connection';
 
 beforeAll(async () => {
-    emulator = await startEmulator({ calls: 200, months: 6, seed: 41 });
-    store = await openStore({ dir: tmp.dir });
-    await store.upsertConnection({
-        connectionId: CONNECTION,
-        providerConfigKey: PROVIDER_CONFIG_KEY,
-        provider: PROVIDER_CONFIG_KEY,
-        apiKey: CREDENTIALS.apiKey,
-        apiPassword: CREDENTIALS.apiPassword,
-        metadata: FAST_METADATA
-    });
-    server = await startNangoServer({
-        store,
-        secretKey: SECRET_KEY,
-        port: 0,
-        clariBaseUrl: emulator.url,
-        runJob: deployedSyncRunner({ store, clariBaseUrl: emulator.url })
-    });
+    stack = await startRunnerStack('deploy-trigger', { emulator: { calls: 200, months: 6, seed: 41 }, connectionId: CONNECTION });
+    ({ emulator, store, server } = stack);
     nango = new Nango({ secretKey: SECRET_KEY, host: server.url });
 }, 60_000);
 
 afterAll(async () => {
-    await server.close();
-    await store.close();
-    await emulator.close();
-    tmp.remove();
+    await stack.close();
 });
 
 async function statusOf(): Promise<StatusEntry> {
