@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CALL_MODEL, PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { autoPruneFromEnv, readEnv } from '../cli/config.js';
-import type { RunningClariEmulator, StartOptions } from '../emulator/index.js';
 import { startNangoServer } from '../nango-server/index.js';
 import { AWAITING_PROCESSING, callTimeMs, pick, statusOf, type TruthCall } from './emulator-client.js';
 import { expectRecordsEqualTruth, expectedRecords, isInWindow } from './oracle.js';
@@ -20,10 +19,6 @@ import { ALWAYS_RECONCILE, E2EStack, RARE_RECONCILE, SECRET_KEY, type RunOutcome
 const DAY_MS = 86_400_000;
 
 let stack: E2EStack;
-
-function emulator(options: StartOptions): Promise<RunningClariEmulator> {
-    return stack.emulator(options);
-}
 
 beforeAll(async () => {
     stack = await E2EStack.open('lifecycle-prune');
@@ -82,7 +77,7 @@ describe('a reconciliation on a fully pruned store', () => {
 
     beforeAll(async () => {
         // 11 months: every past call is inside the backfill window.
-        target = await stack.connect(await emulator({ calls: 300, months: 11, seed: 31 }));
+        target = await stack.connect(await stack.emulator({ calls: 300, months: 11, seed: 31 }));
         first = await stack.run(target, RARE_RECONCILE);
         initialTruth = await target.control.truth();
     });
@@ -189,7 +184,7 @@ describe('a reconciliation on a fully pruned store', () => {
 
 describe('automatic pruning', () => {
     it('prunes records older than NANGO_LOCAL_PRUNE_AFTER_DAYS, however small, and a later sync stays exact', async () => {
-        const target = await stack.connect(await emulator({ calls: 120, months: 6, seed: 37 }));
+        const target = await stack.connect(await stack.emulator({ calls: 120, months: 6, seed: 37 }));
         const first = await stack.run(target, RARE_RECONCILE);
         // 0.00002 days is 1.7 s: every record of the first sync is stale soon after it.
         const autoPrune = autoPruneFromEnv(readEnv({ NANGO_LOCAL_PRUNE_AFTER_DAYS: '0.00002' }));

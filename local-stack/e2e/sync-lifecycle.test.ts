@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { RunningClariEmulator, StartOptions } from '../emulator/index.js';
 import { AWAITING_PROCESSING, callTimeMs, pick, statusOf, type TruthCall } from './emulator-client.js';
 import { expectRecordsEqualTruth, expectedRecords, isInWindow, type TimeWindow } from './oracle.js';
 import { summaryOf } from './run-logs.js';
@@ -12,10 +11,6 @@ import { ALWAYS_RECONCILE, E2EStack, RARE_RECONCILE, type RunOutcome, type SyncT
 const DAY_MS = 86_400_000;
 
 let stack: E2EStack;
-
-function emulator(options: StartOptions): Promise<RunningClariEmulator> {
-    return stack.emulator(options);
-}
 
 beforeAll(async () => {
     stack = await E2EStack.open('lifecycle');
@@ -33,7 +28,7 @@ describe('first sync', () => {
 
     beforeAll(async () => {
         // 15 months of history: about a fifth of the calls are older than the one-year backfill.
-        target = await stack.connect(await emulator({ calls: 300, months: 15, seed: 7 }));
+        target = await stack.connect(await stack.emulator({ calls: 300, months: 15, seed: 7 }));
         run = await stack.run(target);
         window = run.plan.window;
         truth = await target.control.truth();
@@ -108,7 +103,7 @@ describe('changes between runs', () => {
 
     beforeAll(async () => {
         // 11 months: every past call is inside the backfill window.
-        target = await stack.connect(await emulator({ calls: 300, months: 11, seed: 11 }));
+        target = await stack.connect(await stack.emulator({ calls: 300, months: 11, seed: 11 }));
         first = await stack.run(target, RARE_RECONCILE);
         initialTruth = await target.control.truth();
     });
@@ -217,7 +212,7 @@ describe('a run with no changes', () => {
     let expectedSize: number;
 
     beforeAll(async () => {
-        target = await stack.connect(await emulator({ calls: 250, months: 11, seed: 23 }));
+        target = await stack.connect(await stack.emulator({ calls: 250, months: 11, seed: 23 }));
         const first = await stack.run(target, RARE_RECONCILE);
         expectedSize = expectedRecords(await target.control.truth(), first.plan.window).size;
     });
