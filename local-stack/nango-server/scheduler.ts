@@ -8,8 +8,11 @@ import { SyncAlreadyRunningError, type DeployedFlow, type RecordStore, type Sync
  */
 
 const UNIT_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
-/** How often due runs are looked for. */
-const TICK_MS = 1_000;
+/**
+ * How often due runs are looked for. Each look reads the deployed flows (their bundles included), so not every
+ * second; a trigger does not wait for it, and a schedule counted in minutes does not mind 5 s.
+ */
+const TICK_MS = 5_000;
 /** When a run could not start because another process runs the same sync, try again this soon. */
 const BUSY_RETRY_MS = 10_000;
 
