@@ -149,7 +149,10 @@ function looseTimestamp(rng: Rng, seconds: number, style: CallRecord['timestampS
 }
 
 export function generateSummary(seed: number, record: CallRecord, speakers: readonly Speaker[], accountName: string): CallSummary {
-    const rng = rngFor(seed, record, Stream.summary);
+    // A silent change regenerates only the summary: the transcript and metrics (in the list payload) stay as they were.
+    const revision = record.summaryRevision ?? 0;
+    const rng =
+        revision === 0 ? rngFor(seed, record, Stream.summary) : new Rng(seed, record.seq, record.contentVersion, Stream.summary, revision);
     const names = topicNames(seed, record);
     const segmentSec = record.durationSec / names.length;
     const topics = names.map((name, index) => ({

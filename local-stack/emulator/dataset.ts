@@ -17,6 +17,11 @@ export interface DatasetOptions {
     now?: Date;
     /** Extra SCHEDULED calls in the next two weeks, on top of `calls` (default 8). */
     scheduledCalls?: number;
+    /**
+     * Snap every call time to the hour or half past (default false), so many calls share a `time` the way calendar
+     * calls do. Everything else about the dataset stays as without it.
+     */
+    ties?: boolean;
 }
 
 export type CorruptionKind = 'users-string' | 'time-not-a-date';
@@ -60,6 +65,10 @@ export interface CallRecord {
     /** Bumped whenever the call changes, so regenerated transcript/summary change too. */
     contentVersion: number;
     corruption?: CorruptionKind;
+    /** Bumped by a silent change: a regenerated summary that does not move last_modified_time. */
+    summaryRevision?: number;
+    /** Set by a silent change: the CRM deal moved on, for this call's details only. */
+    dealStageLive?: string;
 }
 
 export interface Dataset {
@@ -69,7 +78,7 @@ export interface Dataset {
     records: CallRecord[];
 }
 
-export const DEFAULT_DATASET = { calls: 2000, seed: 42, months: 15, scheduledCalls: 8 } as const;
+export const DEFAULT_DATASET = { calls: 2000, seed: 42, months: 15, scheduledCalls: 8, ties: false } as const;
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -140,6 +149,25 @@ function businessTime(rng: Rng, dayStartMs: number, meeting: boolean): number {
     const minute = meeting ? rng.pick([0, 0, 15, 30, 30, 45]) : rng.int(0, 59);
     const second = meeting ? 0 : rng.int(0, 59);
     return dayStartMs + hour * HOUR_MS + minute * MINUTE_MS + second * 1000;
+}
+
+/** Minutes past the hour a snapped call starts at; weighted to the full hour as calendars are. */
+const TIE_MINUTES = [0, 0, 0, 30] as const;
+
+/**
+ * The latest hour or half-hour slot at or before `timeMs`, so a snapped call never moves later (past calls stay
+ * in the past and before their last_modified_time). The slot comes from a hash, not the record's draws, so
+ * snapping leaves every other generated field as it was.
+ */
+export function snapToSlot(seed: number, seq: number, timeMs: number): number {
+    const minute = TIE_MINUTES[hashInts(seed, seq, 0x71e5) % TIE_MINUTES.length] ?? 0;
+    const slot = Math.floor(timeMs / HOUR_MS) * HOUR_MS + minute * MINUTE_MS;
+    return slot <= timeMs ? slot : slot - HOUR_MS;
+}
+
+/** A meeting-like business hour 1 to 14 days after `nowMs`, as SCHEDULED calls have. */
+export function futureBusinessTime(rng: Rng, nowMs: number): number {
+    return businessTime(rng, Math.floor(nowMs / DAY_MS + rng.int(1, 14)) * DAY_MS, true);
 }
 
 function drawPastTime(rng: Rng, nowMs: number, spanMs: number, meeting: boolean, durationSec: number): number {
@@ -292,7 +320,7 @@ function fieldsFor(rng: Rng, meeting: boolean, content: boolean, hasDeal: boolea
     return fields;
 }
 
-export function generateRecord(seed: number, workspace: Workspace, seq: number, plan: RecordPlan): CallRecord {
+export function generateRecord(seed: number, workspace: Workspace, seq: number, plan: RecordPlan, ties = false): CallRecord {
     const rng = new Rng(seed, seq, 1);
     const type = plan.kind === 'past' ? rng.weighted(TYPE_WEIGHTS) : rng.pick(['ZOOM', 'GOOGLE_MEET', 'MS_TEAMS'] as const);
     const meeting = isMeetingType(type);
@@ -302,9 +330,12 @@ export function generateRecord(seed: number, workspace: Workspace, seq: number, 
     if (plan.kind === 'past') {
         timeMs = drawPastTime(rng, plan.nowMs, plan.spanMs, meeting, plannedDuration);
     } else if (plan.kind === 'scheduled') {
-        timeMs = businessTime(rng, Math.floor(plan.nowMs / DAY_MS + rng.int(1, 14)) * DAY_MS, true);
+        timeMs = futureBusinessTime(rng, plan.nowMs);
     } else {
         timeMs = plan.nowMs - plannedDuration * 1000 - rng.int(10, 300) * MINUTE_MS;
+    }
+    if (ties) {
+        timeMs = snapToSlot(seed, seq, timeMs);
     }
     const status = statusFor(rng, plan, timeMs + plannedDuration * 1000);
     const happened = hasContent(status) || awaitsProcessing(status) || status === 'NO_DATA_INCALL' || status === 'ERROR_IN_RECORDING';
@@ -360,15 +391,16 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     const seed = options.seed ?? DEFAULT_DATASET.seed;
     const months = options.months ?? DEFAULT_DATASET.months;
     const scheduled = options.scheduledCalls ?? DEFAULT_DATASET.scheduledCalls;
+    const ties = options.ties ?? DEFAULT_DATASET.ties;
     const nowMs = (options.now ?? new Date()).getTime();
     const workspace = createWorkspace(seed, calls, nowMs);
     const spanMs = months * 30.44 * DAY_MS;
     const records: CallRecord[] = [];
     for (let seq = 0; seq < calls; seq++) {
-        records.push(generateRecord(seed, workspace, seq, { kind: 'past', nowMs, spanMs }));
+        records.push(generateRecord(seed, workspace, seq, { kind: 'past', nowMs, spanMs }, ties));
     }
     for (let seq = calls; seq < calls + scheduled; seq++) {
-        records.push(generateRecord(seed, workspace, seq, { kind: 'scheduled', nowMs }));
+        records.push(generateRecord(seed, workspace, seq, { kind: 'scheduled', nowMs }, ties));
     }
     return { seed, nowMs, workspace, records };
 }

@@ -213,7 +213,7 @@ export function buildCallDetails(ctx: PayloadContext, record: CallRecord, media?
     const details: CallDetails = buildCall(ctx, record, media);
     const account = accountOf(ctx, record);
     if ((record.fields & OptionalField.deal) !== 0 && account.deal) {
-        details.deal_stage_live = account.deal.stageLive;
+        details.deal_stage_live = record.dealStageLive ?? account.deal.stageLive;
     }
     if (hasContent(record.status)) {
         const speakers = speakersOf(ctx, record);

@@ -45,7 +45,7 @@ export interface Workspace {
     accounts: Account[];
 }
 
-const DEAL_STAGES = ['Discovery', 'Qualification', 'Demo', 'Proposal', 'Negotiation', 'Closed Won', 'Closed Lost'] as const;
+export const DEAL_STAGES = ['Discovery', 'Qualification', 'Demo', 'Proposal', 'Negotiation', 'Closed Won', 'Closed Lost'] as const;
 const DAY_MS = 86_400_000;
 
 function slug(text: string): string {
