@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ListingFault } from './faults.js';
 import type { MediaOptions } from './payloads.js';
 import { parseDetailsQuery, parseListQuery } from './query.js';
 import type { EmulatorRuntime } from './runtime.js';
@@ -30,26 +31,32 @@ function mediaOptions(request: FastifyRequest, includeAudio: boolean, includeVid
 
 /** Bodies as the gateway in front of Clari would send them. */
 const FAULT_BODIES: Record<number, object> = {
+    // Clari's own errors carry errorMessage. The wording is AWS Lambda's response cap, which the ~6 MB limit
+    // suggests is the cause; what Clari really sends for an oversized call is unconfirmed.
+    400: { errorMessage: 'Response payload size exceeded maximum allowed payload size (6291556 bytes).' },
     429: { message: 'Too Many Requests' },
     500: { errorMessage: 'Internal server error' },
     502: { message: 'Bad Gateway' },
     503: { message: 'Service Unavailable' }
 };
 
-/** Returns true when it answered (or hijacked) the request, so the handler must not run. */
-async function gate(runtime: EmulatorRuntime, endpoint: Endpoint, request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+type GateOutcome = { answered: true } | { answered: false; listingFault?: ListingFault };
+const ANSWERED: GateOutcome = { answered: true };
+
+/** `answered` when it answered (or hijacked) the request, so the handler must not run. */
+async function gate(runtime: EmulatorRuntime, endpoint: Endpoint, request: FastifyRequest, reply: FastifyReply): Promise<GateOutcome> {
     runtime.stats.arrival(endpoint);
     const key = request.headers['x-api-key'];
     const password = request.headers['x-api-password'];
     if (typeof key !== 'string' || typeof password !== 'string' || key === '' || password === '') {
         runtime.stats.unauthorized();
         void reply.code(401).send({ errorMessage: 'Credentials not provided!, pass the X-Api-Key and X-Api-Password headers' });
-        return true;
+        return ANSWERED;
     }
     if (!sameSecret(key, runtime.credentials.apiKey) || !sameSecret(password, runtime.credentials.apiPassword)) {
         runtime.stats.unauthorized();
         void reply.code(401).send({ errorMessage: 'Invalid credentials!, check the X-Api-Key and X-Api-Password headers' });
-        return true;
+        return ANSWERED;
     }
     const rate = runtime.limiter.take();
     if (!rate.allowed) {
@@ -58,17 +65,21 @@ async function gate(runtime: EmulatorRuntime, endpoint: Endpoint, request: Fasti
             void reply.header('retry-after', String(rate.retryAfterSec));
         }
         void reply.code(429).send(FAULT_BODIES[429]);
-        return true;
+        return ANSWERED;
     }
-    const limit = Number(searchParams(request).get('limit') ?? undefined);
-    const fault = runtime.faults.decide(endpoint, Number.isFinite(limit) ? limit : undefined);
+    const params = searchParams(request);
+    const limit = Number(params.get('limit') ?? undefined);
+    const fault = runtime.faults.decide(endpoint, {
+        pageLimit: Number.isFinite(limit) ? limit : undefined,
+        callId: endpoint === 'call-details' ? (params.get('id') ?? undefined) : undefined
+    });
     if (fault.kind === 'status') {
         runtime.stats.fault(fault.fault);
         if (fault.retryAfter) {
             void reply.header('retry-after', '1');
         }
         void reply.code(fault.status).send(FAULT_BODIES[fault.status]);
-        return true;
+        return ANSWERED;
     }
     if (fault.kind === 'stall') {
         runtime.stats.fault('stall');
@@ -77,19 +88,29 @@ async function gate(runtime: EmulatorRuntime, endpoint: Endpoint, request: Fasti
             reply.hijack();
             await Promise.race([new Promise((resolve) => request.raw.once('close', resolve)), runtime.untilClosed()]);
             request.raw.destroy();
-            return true;
+            return ANSWERED;
         }
         await runtime.sleep(fault.ms);
     }
-    return false;
+    if (fault.kind === 'listing') {
+        runtime.stats.fault(fault.fault);
+        return { answered: false, listingFault: fault.fault };
+    }
+    return { answered: false };
 }
 
 export function registerClariRoutes(app: FastifyInstance, runtime: EmulatorRuntime): void {
+    // The gate decides a listing fault before the handler runs; the handler then shapes the body by it.
+    const listingFaults = new WeakMap<FastifyRequest, ListingFault>();
     void app.register((scope, _options, done) => {
         scope.addHook('onRequest', async (request, reply) => {
             const endpoint: Endpoint = request.routeOptions.url === '/calls' ? 'calls' : 'call-details';
-            if (await gate(runtime, endpoint, request, reply)) {
+            const outcome = await gate(runtime, endpoint, request, reply);
+            if (outcome.answered) {
                 return reply;
+            }
+            if (outcome.listingFault !== undefined) {
+                listingFaults.set(request, outcome.listingFault);
             }
             return undefined;
         });
@@ -99,10 +120,18 @@ export function registerClariRoutes(app: FastifyInstance, runtime: EmulatorRunti
 
         scope.get('/calls', async (request): Promise<CallsResponse> => {
             const query = parseListQuery(searchParams(request));
+            const listRequest = runtime.beforeListing();
             await runtime.delay('list');
-            const matched = runtime.state.list(query);
+            const fault = listingFaults.get(request);
+            if (fault === 'empty-listing') {
+                return { calls: [], pagination: { matched: 0, hasMore: false } };
+            }
+            const matched = runtime.state.list(query, listRequest.tieSalt);
             const page = matched.slice(query.skip, query.skip + query.limit);
             const media = mediaOptions(request, query.includeAudio, query.includeVideo);
+            if (fault === 'truncated-page') {
+                return { calls: page.slice(0, -1).map((record) => runtime.state.listPayload(record, media)) };
+            }
             const body: CallsResponse = { calls: page.map((record) => runtime.state.listPayload(record, media)) };
             if (query.includePagination) {
                 const hasMore = query.skip + page.length < matched.length;

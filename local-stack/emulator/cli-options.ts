@@ -12,12 +12,16 @@ export const USAGE = `Usage: npm run emulator -- [options]
   --calls N            past calls in the dataset (default ${DEFAULT_DATASET.calls})
   --seed N             dataset seed (default ${DEFAULT_DATASET.seed})
   --months N           how far back calls go (default ${DEFAULT_DATASET.months})
+  --ties               call times on the hour or half past, so many calls share a time
+  --unstable-ties      order calls with equal sort keys differently on every /calls request
+  --clock-offset=MS    Clari's clock ahead (+) or behind (-) the real one, in ms (default 0)
   --rate N             requests per second before 429 (default ${DEFAULT_RATE}; 0 = unlimited)
   --no-retry-after     send 429s without a Retry-After header
   --latency MS|MIN-MAX latency of /call-details (e.g. 150-400)
   --list-latency MS|MIN-MAX  latency of /calls
-  --fault SPEC         repeatable: 429:0.05, 429-no-retry-after:0.05, 500:0.02, 502:3x@calls, 503:0.02,
-                       stall:0.01[:MS|:forever], 502-large-pages[:THRESHOLD]
+  --fault SPEC         repeatable: 429:0.05, 429-no-retry-after:0.05, 400:1x@call-details, 500:0.02,
+                       502:3x@calls, 503:0.02, stall:0.01[:MS|:forever], 502-large-pages[:THRESHOLD],
+                       empty-listing:1x, truncated-page:0.1
   --stall-ms MS|forever  default stall duration (default 30000)
   --api-key K          expected X-Api-Key (default: CLARI_EMULATOR_API_KEY or ${DEFAULT_CREDENTIALS.apiKey})
   --api-password P     expected X-Api-Password (default: CLARI_EMULATOR_API_PASSWORD or ${DEFAULT_CREDENTIALS.apiPassword})`;
@@ -52,6 +56,9 @@ export function parseCli(argv: string[], environment: NodeJS.ProcessEnv = proces
                 calls: { type: 'string' },
                 seed: { type: 'string' },
                 months: { type: 'string' },
+                ties: { type: 'boolean' },
+                'unstable-ties': { type: 'boolean' },
+                'clock-offset': { type: 'string' },
                 rate: { type: 'string' },
                 'no-retry-after': { type: 'boolean' },
                 latency: { type: 'string' },
@@ -82,16 +89,25 @@ export function parseCli(argv: string[], environment: NodeJS.ProcessEnv = proces
     const faults = (values.fault ?? []).map((spec): FaultRule => {
         const rule = parseFaultSpec(spec);
         if (!rule) {
-            throw new UsageError(`--fault "${spec}" is not valid (examples: 429:0.05, 500:3x@calls, stall:0.01:5000, 502-large-pages:50)`);
+            throw new UsageError(
+                `--fault "${spec}" is not valid (examples: 429:0.05, 500:3x@calls, stall:0.01:5000, 502-large-pages:50, empty-listing:1x)`
+            );
         }
         return rule.kind === 'stall' && rule.stallMs === undefined && stallMs !== undefined ? { ...rule, stallMs } : rule;
     });
+    const clockRaw = values['clock-offset'];
+    if (clockRaw !== undefined && !/^[+-]?\d+$/.test(clockRaw)) {
+        throw new UsageError(`--clock-offset must be an integer number of ms, e.g. --clock-offset=-5000 (got "${clockRaw}")`);
+    }
     const options: StartOptions = {
         port: integer(portSource, values.port ?? env('CLARI_EMULATOR_PORT') ?? '3004', 0, 65_535),
         host: values.host ?? env('CLARI_EMULATOR_HOST') ?? '127.0.0.1',
         calls: integer('--calls', values.calls ?? String(DEFAULT_DATASET.calls), 0, 200_000),
         seed: integer('--seed', values.seed ?? String(DEFAULT_DATASET.seed), 0, 2 ** 31),
         months: integer('--months', values.months ?? String(DEFAULT_DATASET.months), 1, 240),
+        ties: values.ties === true,
+        unstableTies: values['unstable-ties'] === true,
+        clockOffsetMs: clockRaw === undefined ? 0 : Number(clockRaw),
         rate,
         retryAfter: values['no-retry-after'] !== true,
         faults,

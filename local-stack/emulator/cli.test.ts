@@ -73,7 +73,19 @@ describe('cli flags', () => {
         });
     });
 
+    it('parses ties, unstable ties and the clock offset', () => {
+        expect(parseCli([], {})).toMatchObject({ ties: false, unstableTies: false, clockOffsetMs: 0 });
+        expect(parseCli(['--ties', '--unstable-ties', '--clock-offset=-5000'], {})).toMatchObject({
+            ties: true,
+            unstableTies: true,
+            clockOffsetMs: -5000
+        });
+        expect(parseCli(['--clock-offset', '+120000'], {})).toMatchObject({ clockOffsetMs: 120_000 });
+    });
+
     it.each([
+        [['--clock-offset', 'ahead'], '--clock-offset'],
+        [['--clock-offset', '-5000'], '--clock-offset'],
         [['--rate', 'fast'], '--rate'],
         [['--calls', '1.5'], '--calls'],
         [['--port', '70000'], '--port'],

@@ -33,6 +33,14 @@ async function main(): Promise<void> {
     console.log(
         `  rate    : ${options.rate === 0 ? 'unlimited' : `${options.rate ?? DEFAULT_RATE} req/s, 429 ${options.retryAfter === false ? 'without' : 'with'} Retry-After`}`
     );
+    if (options.ties === true || options.unstableTies === true || (options.clockOffsetMs ?? 0) !== 0) {
+        const quirks = [
+            options.ties === true ? 'times on the hour' : '',
+            options.unstableTies === true ? 'unstable order of ties' : '',
+            (options.clockOffsetMs ?? 0) === 0 ? '' : `clock offset ${options.clockOffsetMs ?? 0} ms`
+        ];
+        console.log(`  quirks  : ${quirks.filter((quirk) => quirk !== '').join(', ')}`);
+    }
     if (options.faults && options.faults.length > 0) {
         console.log(`  faults  : ${options.faults.map((rule) => JSON.stringify(rule)).join(' ')}`);
     }

@@ -15,9 +15,17 @@ const mutationSchema = z
         delete: idsOrCount.optional(),
         makePrivate: idsOrCount.optional(),
         corrupt: idsOrCount.optional(),
-        corruptKind: z.enum(['users-string', 'time-not-a-date']).optional()
+        corruptKind: z.enum(['users-string', 'time-not-a-date']).optional(),
+        reschedule: idsOrCount.optional(),
+        rescheduleBy: z.number().int().optional(),
+        rescheduleTo: z.literal('future').optional(),
+        rescheduleTouches: z.boolean().optional(),
+        silentChange: idsOrCount.optional(),
+        /** Queue the mutation: it applies just before the n-th /calls request from now is answered. */
+        afterListRequests: z.number().int().min(1).optional()
     })
     .strict();
+const mutationsQuerySchema = z.object({ status: z.enum(['pending', 'applied', 'failed']).optional() });
 
 const faultsSchema = z.object({ rules: z.array(faultRuleSchema) }).strict();
 const rateSchema = z.object({ rate: z.number().min(0).optional(), retryAfter: z.boolean().optional() }).strict();
@@ -26,6 +34,8 @@ const rangeSchema = z
     .strict()
     .refine((range) => range.maxMs >= range.minMs, 'maxMs must be >= minMs');
 const latencySchema = z.object({ list: rangeSchema.optional(), details: rangeSchema.optional() }).strict();
+const orderingSchema = z.object({ unstableTies: z.boolean() }).strict();
+const clockSchema = z.object({ offsetMs: z.number().int() }).strict();
 
 const truthQuerySchema = z.object({
     includePrivate: z.enum(['true', 'false']).default('false'),
@@ -43,7 +53,12 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 }
 
 export function registerControlRoutes(app: FastifyInstance, runtime: EmulatorRuntime): void {
-    const { state, stats, limiter, faults } = runtime;
+    const { state, stats, limiter, faults, mutations } = runtime;
+    const ordering = (): { unstableTies: boolean } => ({ unstableTies: runtime.unstableTies });
+    const clock = (): { offsetMs: number; now: string } => ({
+        offsetMs: state.clockOffsetMs,
+        now: new Date(state.clariNow()).toISOString()
+    });
 
     app.get('/_control/stats', () => stats.snapshot());
     app.post('/_control/stats/reset', () => {
@@ -55,7 +70,9 @@ export function registerControlRoutes(app: FastifyInstance, runtime: EmulatorRun
         dataset: state.describe(),
         rate: limiter.settings,
         latency: runtime.latency,
-        faults: faults.rules
+        faults: faults.rules,
+        ordering: ordering(),
+        clock: clock()
     }));
 
     /** Ground truth: live calls in the default order (time desc, then id), each with a `private` flag. Paged. */
@@ -84,7 +101,21 @@ export function registerControlRoutes(app: FastifyInstance, runtime: EmulatorRun
     });
 
     app.post('/_control/mutate', (request) => {
-        return state.mutate(parse(mutationSchema, request.body));
+        const { afterListRequests, ...mutation } = parse(mutationSchema, request.body);
+        if (afterListRequests !== undefined) {
+            return { queued: true, mutation: mutations.schedule(mutation, afterListRequests) };
+        }
+        return state.mutate(mutation);
+    });
+
+    /** Queued mutations in queue order, applied and failed ones included with their result. */
+    app.get('/_control/mutations', (request) => {
+        const { status } = parse(mutationsQuerySchema, request.query);
+        return { mutations: mutations.list().filter((entry) => status === undefined || entry.status === status) };
+    });
+    app.get<{ Params: { id: string } }>('/_control/mutations/:id', (request, reply) => {
+        const mutation = mutations.find(request.params.id);
+        return mutation ? { mutation } : reply.code(404).send({ errorMessage: 'Unknown queued mutation id' });
     });
 
     app.get('/_control/faults', () => ({ rules: faults.rules }));
@@ -105,6 +136,18 @@ export function registerControlRoutes(app: FastifyInstance, runtime: EmulatorRun
         const body = parse(latencySchema, request.body);
         runtime.latency = { list: body.list ?? runtime.latency.list, details: body.details ?? runtime.latency.details };
         return runtime.latency;
+    });
+
+    app.get('/_control/ordering', ordering);
+    app.put('/_control/ordering', (request) => {
+        runtime.unstableTies = parse(orderingSchema, request.body).unstableTies;
+        return ordering();
+    });
+
+    app.get('/_control/clock', clock);
+    app.put('/_control/clock', (request) => {
+        state.clockOffsetMs = parse(clockSchema, request.body).offsetMs;
+        return clock();
     });
 
     /** Back to the start: regenerated dataset, zeroed counters, initial rate/latency/fault settings. */

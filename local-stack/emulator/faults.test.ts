@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TokenBucket, parseFaultSpec } from './faults.js';
 import { createClariEmulator, startClariEmulator, type ClariEmulator } from './server.js';
 import type { StatsSnapshot } from './stats.js';
-import { AUTH, request } from './test-helpers.js';
+import { AUTH, request, type CallsPage } from './test-helpers.js';
 
 /** Rate limiting, injected faults, stalls and latency, all configurable at start and through /_control. */
 
@@ -165,6 +165,114 @@ describe('fault injection', () => {
         expect(parseFaultSpec('429:1.5')).toBeUndefined();
         expect(parseFaultSpec('404:0.1')).toBeUndefined();
         expect(parseFaultSpec('500:0.1@users')).toBeUndefined();
+    });
+});
+
+describe('faults for one call', () => {
+    const detailsStatus = async (emulator: ClariEmulator, id: string): Promise<number> =>
+        (await request(emulator, `/call-details?id=${id}`)).status;
+
+    it('fails /call-details for the listed ids every time while every other call loads, and counts it', async () => {
+        const emulator = small({ rate: 0 });
+        const ids = (await request<{ calls: { id: string }[] }>(emulator, '/_control/calls?details=false&limit=3')).body.calls.map(
+            (call) => call.id
+        );
+        const [stuck = '', other = '', third = ''] = ids;
+        const put = await request(emulator, '/_control/faults', {
+            method: 'PUT',
+            body: { rules: [{ kind: '502', endpoint: 'call-details', callIds: [stuck] }] }
+        });
+        expect(put.status).toBe(200);
+        expect([await detailsStatus(emulator, stuck), await detailsStatus(emulator, stuck), await detailsStatus(emulator, stuck)]).toEqual([
+            502, 502, 502
+        ]);
+        expect(await detailsStatus(emulator, other)).toBe(200);
+        expect(await detailsStatus(emulator, third)).toBe(200);
+        expect((await request(emulator, '/calls?limit=5')).status).toBe(200); // the listing is not a call-details request
+        const stats = (await request<StatsSnapshot>(emulator, '/_control/stats')).body;
+        expect(stats.faultsInjected).toEqual({ total: 3, byKind: { '502': 3 } });
+        expect(stats.byStatus).toMatchObject({ '502': 3, '200': 3 });
+    });
+
+    it('answers 400 with a Clari-like error body, as for a transcript over the ~6 MB cap; count applies per matching id', async () => {
+        const emulator = small({ rate: 0 });
+        const [big = '', small1 = ''] = (
+            await request<{ calls: { id: string }[] }>(emulator, '/_control/calls?details=false&limit=2')
+        ).body.calls.map((call) => call.id);
+        await request(emulator, '/_control/faults', { method: 'PUT', body: { rules: [{ kind: '400', callIds: [big], count: 2 }] } });
+        expect(await detailsStatus(emulator, small1)).toBe(200); // does not spend the count
+        const first = await request(emulator, `/call-details?id=${big}`);
+        expect(first.status).toBe(400);
+        expect(first.body).toEqual({ errorMessage: expect.stringMatching(/payload size/) as unknown });
+        expect(await detailsStatus(emulator, big)).toBe(400);
+        expect(await detailsStatus(emulator, big)).toBe(200);
+        expect((await request<StatsSnapshot>(emulator, '/_control/stats')).body.faultsInjected.byKind).toEqual({ '400': 2 });
+    });
+
+    it('rejects callIds on rules that can never match them', async () => {
+        const emulator = small();
+        for (const rule of [
+            { kind: '502', endpoint: 'calls', callIds: ['x'] },
+            { kind: 'empty-listing', callIds: ['x'] },
+            { kind: '502-large-pages', callIds: ['x'] },
+            { kind: 'truncated-page', endpoint: 'call-details' },
+            { kind: '502', callIds: [] }
+        ]) {
+            const response = await request(emulator, '/_control/faults', { method: 'PUT', body: { rules: [rule] } });
+            expect(response.status, JSON.stringify(rule)).toBe(400);
+        }
+    });
+});
+
+describe('listing faults', () => {
+    it('empty-listing answers 200 with no calls and matched 0 whatever the query, then stops after its count', async () => {
+        const emulator = small({ rate: 0, faults: [{ kind: 'empty-listing', count: 2 }] });
+        const id = (await request<{ calls: { id: string }[] }>(emulator, '/_control/calls?details=false')).body.calls[0]?.id ?? '';
+        for (const url of ['/calls?limit=100&skip=0', '/calls?skip=25&filterTimeGt=2020-01-01T00:00:00Z&includePagination=false']) {
+            const response = await request(emulator, url);
+            expect(response.status).toBe(200);
+            expect(response.body).toEqual({ calls: [], pagination: { matched: 0, hasMore: false } });
+        }
+        expect((await request(emulator, `/call-details?id=${id}`)).status).toBe(200); // /call-details is never emptied
+        const normal = await request<CallsPage>(emulator, '/calls?limit=100');
+        expect(normal.body.calls.length).toBeGreaterThan(50);
+        const stats = (await request<StatsSnapshot>(emulator, '/_control/stats')).body;
+        expect(stats.faultsInjected).toEqual({ total: 2, byKind: { 'empty-listing': 2 } });
+        expect(stats.byStatus['200']).toBe(4);
+    });
+
+    it('truncated-page answers the real page one row short and without a pagination block', async () => {
+        const emulator = small({ rate: 0 });
+        const full = (await request<CallsPage>(emulator, '/calls?limit=30&skip=10')).body;
+        await request(emulator, '/_control/faults', { method: 'PUT', body: { rules: [{ kind: 'truncated-page', count: 1 }] } });
+        const cut = await request<CallsPage>(emulator, '/calls?limit=30&skip=10');
+        expect(cut.status).toBe(200);
+        expect('pagination' in cut.body).toBe(false);
+        expect(cut.body.calls).toEqual(full.calls.slice(0, 29));
+        expect((await request<CallsPage>(emulator, '/calls?limit=30&skip=10')).body).toEqual(full);
+    });
+
+    it('listing faults follow probability like other rules, the same way for the same seed', async () => {
+        const run = async (): Promise<boolean[]> => {
+            const emulator = small({ rate: 0, faults: [{ kind: 'truncated-page', probability: 0.3 }] });
+            const pages: boolean[] = [];
+            for (let index = 0; index < 60; index++) {
+                pages.push('pagination' in (await request<CallsPage>(emulator, '/calls?limit=10')).body);
+            }
+            return pages;
+        };
+        const first = await run();
+        const cut = first.filter((hasPagination) => !hasPagination).length;
+        expect(cut).toBeGreaterThan(8);
+        expect(cut).toBeLessThan(30);
+        expect(await run()).toEqual(first);
+    });
+
+    it('parses the new kinds from CLI specs', () => {
+        expect(parseFaultSpec('empty-listing:1x')).toEqual({ kind: 'empty-listing', count: 1 });
+        expect(parseFaultSpec('truncated-page:0.1')).toEqual({ kind: 'truncated-page', probability: 0.1 });
+        expect(parseFaultSpec('400:2x@call-details')).toEqual({ kind: '400', count: 2, endpoint: 'call-details' });
+        expect(parseFaultSpec('empty-listing@call-details')).toBeUndefined();
     });
 });
 

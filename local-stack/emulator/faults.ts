@@ -73,9 +73,28 @@ export function parseLatency(text: string): LatencyRange | undefined {
     return maxMs >= minMs ? { minMs, maxMs } : undefined;
 }
 
-export const FAULT_KINDS = ['429', '429-no-retry-after', '500', '502', '503', 'stall', '502-large-pages'] as const;
+export const FAULT_KINDS = [
+    '429',
+    '429-no-retry-after',
+    '400',
+    '500',
+    '502',
+    '503',
+    'stall',
+    '502-large-pages',
+    'empty-listing',
+    'truncated-page'
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type Endpoint = 'calls' | 'call-details';
+
+/** Faults that answer /calls with 200 and a wrong body rather than an error status. */
+export const LISTING_FAULTS = ['empty-listing', 'truncated-page'] as const;
+export type ListingFault = (typeof LISTING_FAULTS)[number];
+
+function isListingFault(kind: FaultKind): kind is ListingFault {
+    return (LISTING_FAULTS as readonly string[]).includes(kind);
+}
 
 export const faultRuleSchema = z
     .object({
@@ -88,9 +107,25 @@ export const faultRuleSchema = z
         /** stall only: hold the request this long, then answer normally; "forever" never answers. Default 30000. */
         stallMs: z.union([z.number().int().min(0), z.literal('forever')]).optional(),
         /** 502-large-pages only: /calls requests with limit above this fail. Default 50. */
-        threshold: z.number().int().min(1).optional()
+        threshold: z.number().int().min(1).optional(),
+        /** Only /call-details requests for these ids match, so one call can fail forever while the rest load. */
+        callIds: z.array(z.string().min(1)).min(1).optional()
     })
-    .strict();
+    .strict()
+    .check((payload) => {
+        // A rule that can never match is a test bug; say so rather than silently never firing.
+        const rule = payload.value;
+        const listing = isListingFault(rule.kind);
+        const issue = (path: string, message: string): void => {
+            payload.issues.push({ code: 'custom', input: rule, path: [path], message });
+        };
+        if (rule.callIds !== undefined && (listing || rule.kind === '502-large-pages' || rule.endpoint === 'calls')) {
+            issue('callIds', 'callIds applies to /call-details only');
+        }
+        if (listing && rule.endpoint === 'call-details') {
+            issue('endpoint', `${rule.kind} applies to /calls only`);
+        }
+    });
 export type FaultRule = z.infer<typeof faultRuleSchema>;
 
 export interface FaultRuleState extends FaultRule {
@@ -99,10 +134,21 @@ export interface FaultRuleState extends FaultRule {
     fired: number;
 }
 
+export type StatusFault = Exclude<FaultKind, 'stall' | ListingFault>;
+
 export type FaultDecision =
     | { kind: 'none' }
-    | { kind: 'status'; fault: FaultKind; status: 429 | 500 | 502 | 503; retryAfter: boolean }
-    | { kind: 'stall'; ms: number | 'forever' };
+    | { kind: 'status'; fault: StatusFault; status: 400 | 429 | 500 | 502 | 503; retryAfter: boolean }
+    | { kind: 'stall'; ms: number | 'forever' }
+    | { kind: 'listing'; fault: ListingFault };
+
+/** What a fault rule can match on besides the endpoint. */
+export interface FaultTarget {
+    /** The /calls request's limit, if it gave one. */
+    pageLimit?: number | undefined;
+    /** The /call-details request's id. */
+    callId?: string | undefined;
+}
 
 const DEFAULT_STALL_MS = 30_000;
 const DEFAULT_LARGE_PAGE_THRESHOLD = 50;
@@ -125,24 +171,34 @@ export class FaultInjector {
         return this.states.map((state) => ({ ...state }));
     }
 
-    decide(endpoint: Endpoint, pageLimit: number | undefined): FaultDecision {
+    decide(endpoint: Endpoint, target: FaultTarget = {}): FaultDecision {
         for (const rule of this.states) {
-            if (!this.applies(rule, endpoint, pageLimit) || !this.triggers(rule)) {
+            if (!this.applies(rule, endpoint, target) || !this.triggers(rule)) {
                 continue;
             }
             rule.fired += 1;
-            if (rule.kind === 'stall') {
+            const kind = rule.kind;
+            if (kind === 'stall') {
                 return { kind: 'stall', ms: rule.stallMs ?? DEFAULT_STALL_MS };
             }
-            const status = rule.kind === '502-large-pages' ? 502 : (Number(rule.kind.slice(0, 3)) as 429 | 500 | 502 | 503);
-            return { kind: 'status', fault: rule.kind, status, retryAfter: rule.kind === '429' };
+            if (isListingFault(kind)) {
+                return { kind: 'listing', fault: kind };
+            }
+            const status = kind === '502-large-pages' ? 502 : (Number(kind.slice(0, 3)) as 400 | 429 | 500 | 502 | 503);
+            return { kind: 'status', fault: kind, status, retryAfter: kind === '429' };
         }
         return { kind: 'none' };
     }
 
-    private applies(rule: FaultRuleState, endpoint: Endpoint, pageLimit: number | undefined): boolean {
+    private applies(rule: FaultRuleState, endpoint: Endpoint, target: FaultTarget): boolean {
         if (rule.kind === '502-large-pages') {
-            return endpoint === 'calls' && (pageLimit ?? 25) > (rule.threshold ?? DEFAULT_LARGE_PAGE_THRESHOLD);
+            return endpoint === 'calls' && (target.pageLimit ?? 25) > (rule.threshold ?? DEFAULT_LARGE_PAGE_THRESHOLD);
+        }
+        if (isListingFault(rule.kind)) {
+            return endpoint === 'calls';
+        }
+        if (rule.callIds !== undefined) {
+            return endpoint === 'call-details' && target.callId !== undefined && rule.callIds.includes(target.callId);
         }
         return rule.endpoint === undefined || rule.endpoint === 'any' || rule.endpoint === endpoint;
     }

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { MutationQueue } from './mutation-queue.js';
 import { FaultInjector, NO_LATENCY, TokenBucket, type FaultRule, type LatencyConfig, type LatencyRange } from './faults.js';
 import { Rng } from './random.js';
 import { CallStore } from './state.js';
@@ -17,6 +18,16 @@ export interface ClariEmulatorOptions extends DatasetOptions {
     retryAfter?: boolean;
     latency?: Partial<LatencyConfig>;
     faults?: FaultRule[];
+    /**
+     * Order calls whose sort keys are equal differently on every /calls request (default false: by id), as a
+     * database without a tie-breaker may. The control API's ground truth keeps the stable order.
+     */
+    unstableTies?: boolean;
+    /**
+     * How far Clari's clock runs ahead of (positive) or behind (negative) the real one, in ms (default 0). Mutations
+     * and added calls are stamped with it, and so is the dataset's default "now".
+     */
+    clockOffsetMs?: number;
     /** Fastify request logging (default false). */
     logger?: boolean;
 }
@@ -30,13 +41,19 @@ export class EmulatorRuntime {
     readonly limiter: TokenBucket;
     readonly faults: FaultInjector;
     readonly credentials: { apiKey: string; apiPassword: string };
+    readonly mutations: MutationQueue;
     latency: LatencyConfig;
+    unstableTies: boolean;
+    /** /calls requests answered with a listing since the start or the last reset. */
+    private listRequests = 0;
     private readonly jitter: Rng;
     /** Aborted on close, so pending latency and stall timers never keep the process alive. */
     private readonly closing = new AbortController();
 
     constructor(private readonly options: ClariEmulatorOptions = {}) {
-        this.state = new CallStore(options);
+        this.state = new CallStore(options, options.clockOffsetMs ?? 0);
+        this.mutations = new MutationQueue(this.state);
+        this.unstableTies = options.unstableTies ?? false;
         this.credentials = {
             apiKey: options.apiKey ?? DEFAULT_CREDENTIALS.apiKey,
             apiPassword: options.apiPassword ?? DEFAULT_CREDENTIALS.apiPassword
@@ -57,13 +74,27 @@ export class EmulatorRuntime {
         return { list: this.options.latency?.list ?? NO_LATENCY, details: this.options.latency?.details ?? NO_LATENCY };
     }
 
-    /** Back to the state at start: dataset, counters, rate, latency and fault rules. */
+    /** Back to the state at start: dataset, counters, rate, latency, fault rules, queued mutations, ordering and clock. */
     resetAll(): void {
+        this.state.clockOffsetMs = this.options.clockOffsetMs ?? 0;
         this.state.reset();
+        this.mutations.clear();
+        this.unstableTies = this.options.unstableTies ?? false;
+        this.listRequests = 0;
         this.stats.reset();
         this.limiter.configure(this.initialRate());
         this.faults.setRules(this.options.faults ?? []);
         this.latency = this.initialLatency();
+    }
+
+    /**
+     * Called as a /calls request starts its answer: applies the queued mutations that fall due, and gives the salt
+     * that orders ties for this request when ties are unstable.
+     */
+    beforeListing(): { tieSalt: number | undefined } {
+        this.listRequests += 1;
+        this.mutations.beforeListRequest();
+        return { tieSalt: this.unstableTies ? this.listRequests : undefined };
     }
 
     async delay(endpoint: 'list' | 'details'): Promise<void> {

@@ -1,8 +1,9 @@
-import { topicNames } from './content.js';
+import { generateSummary, topicNames } from './content.js';
 import {
     DEFAULT_DATASET,
     OptionalField,
     awaitsProcessing,
+    futureBusinessTime,
     generateDataset,
     generateRecord,
     hasContent,
@@ -12,14 +13,15 @@ import {
     type Dataset,
     type DatasetOptions
 } from './dataset.js';
-import { applyCorruption, buildCall, buildCallDetails, type MediaOptions, type PayloadContext } from './payloads.js';
+import { applyCorruption, buildCall, buildCallDetails, speakersOf, type MediaOptions, type PayloadContext } from './payloads.js';
 import { BadRequestError, type ListQuery, type SortOrder } from './query.js';
-import { Rng } from './random.js';
+import { Rng, hashInts } from './random.js';
 import type { CallPayload } from './types.js';
+import { DEAL_STAGES } from './workspace.js';
 
 /** The emulator's in-memory store of calls: listing with Clari's filters and sorts, and the mutations tests drive. */
 
-export const MUTATION_OPS = ['add', 'modify', 'lateProcess', 'delete', 'makePrivate', 'corrupt'] as const;
+export const MUTATION_OPS = ['add', 'modify', 'lateProcess', 'delete', 'makePrivate', 'corrupt', 'reschedule', 'silentChange'] as const;
 export type MutationOp = (typeof MUTATION_OPS)[number];
 
 /** Each op takes a count (the emulator picks suitable calls) or explicit call ids; `add` only takes a count. */
@@ -32,6 +34,19 @@ export interface MutationRequest {
     corrupt?: number | string[] | undefined;
     /** Default: alternates users-string and time-not-a-date. */
     corruptKind?: CorruptionKind | undefined;
+    /** Moves each call's `time` (rescheduleBy, or rescheduleTo). A count picks public calls, past or future. */
+    reschedule?: number | string[] | undefined;
+    /** reschedule: milliseconds to move `time` by, negative for earlier. Default: one day earlier. */
+    rescheduleBy?: number | undefined;
+    /** reschedule: instead of rescheduleBy, a business hour 1 to 14 days after Clari's now. */
+    rescheduleTo?: 'future' | undefined;
+    /** reschedule: whether last_modified_time moves to now (default true; what real Clari does is unconfirmed). */
+    rescheduleTouches?: boolean | undefined;
+    /**
+     * Changes details-only content (summary, deal_stage_live) without moving last_modified_time: a regenerated
+     * summary, or a CRM deal that moved on. A count picks public past calls with a summary.
+     */
+    silentChange?: number | string[] | undefined;
 }
 
 export type MutationResult = Record<MutationOp, string[]>;
@@ -42,11 +57,32 @@ export interface TruthEntry {
 }
 
 const DAY_MS = 86_400_000;
+/** A regenerated summary could in principle come out the same; a few retries make the change certain. */
+const SUMMARY_REVISION_TRIES = 8;
 /** Auto-picked corrupt calls sit at this position of the default listing: mid-page for any limit above it. */
 const CORRUPT_LIST_POSITION = 10;
 
 function compareBy(order: SortOrder | undefined, a: number, b: number): number {
     return order === 'asc' ? a - b : order === 'desc' ? b - a : 0;
+}
+
+interface SortKeys {
+    time: SortOrder | undefined;
+    processed: SortOrder | undefined;
+}
+
+/** Clari sorts by time desc unless told otherwise; sortProcessed alone sorts by last_modified_time only. */
+function sortKeys(sortTime: SortOrder | undefined, sortProcessed: SortOrder | undefined): SortKeys {
+    return { time: sortTime ?? (sortProcessed ? undefined : 'desc'), processed: sortProcessed };
+}
+
+function compareKeys(keys: SortKeys, a: CallRecord, b: CallRecord): number {
+    return compareBy(keys.time, a.timeMs, b.timeMs) || compareBy(keys.processed, a.lastModifiedMs, b.lastModifiedMs);
+}
+
+function nextDealStage(stage: string): string {
+    const index = DEAL_STAGES.findIndex((candidate) => candidate === stage);
+    return DEAL_STAGES[(index + 1) % DEAL_STAGES.length] ?? stage;
 }
 
 export class CallStore {
@@ -56,13 +92,28 @@ export class CallStore {
     private mutationCount = 0;
     private sortCache = new Map<string, CallRecord[]>();
 
-    constructor(private readonly options: DatasetOptions = {}) {
+    /**
+     * How far Clari's clock runs ahead of (positive) or behind (negative) the real one. Mutations stamp
+     * last_modified_time with it, and the dataset's default "now" is on it.
+     */
+    clockOffsetMs: number;
+
+    constructor(
+        private readonly options: DatasetOptions = {},
+        clockOffsetMs = 0
+    ) {
+        this.clockOffsetMs = clockOffsetMs;
         this.reset();
+    }
+
+    /** Clari's "now": the real clock plus the offset. */
+    clariNow(): number {
+        return Date.now() + this.clockOffsetMs;
     }
 
     /** Regenerates the initial dataset (same seed, size and "now"), dropping every mutation. */
     reset(): void {
-        this.dataset = generateDataset(this.options);
+        this.dataset = generateDataset({ ...this.options, now: this.options.now ?? new Date(this.clariNow()) });
         this.byId = new Map(this.dataset.records.map((record) => [record.id, record]));
         this.nextSeq = this.dataset.records.length;
         this.mutationCount = 0;
@@ -81,12 +132,22 @@ export class CallStore {
         return { seed: this.dataset.seed, workspace: this.dataset.workspace };
     }
 
-    describe(): { seed: number; calls: number; months: number; now: string; live: number; private: number; deleted: number } {
+    describe(): {
+        seed: number;
+        calls: number;
+        months: number;
+        ties: boolean;
+        now: string;
+        live: number;
+        private: number;
+        deleted: number;
+    } {
         const records = this.dataset.records;
         return {
             seed: this.dataset.seed,
             calls: this.options.calls ?? DEFAULT_DATASET.calls,
             months: this.options.months ?? DEFAULT_DATASET.months,
+            ties: this.options.ties ?? DEFAULT_DATASET.ties,
             now: new Date(this.dataset.nowMs).toISOString(),
             live: records.filter((record) => !record.deleted).length,
             private: records.filter((record) => !record.deleted && record.isPrivate).length,
@@ -115,26 +176,44 @@ export class CallStore {
 
     /** Live calls in the requested order; ties always broken by id so paging is deterministic. */
     sorted(sortTime?: SortOrder, sortProcessed?: SortOrder): CallRecord[] {
-        const time = sortTime ?? (sortProcessed ? undefined : 'desc');
-        const key = `${time ?? ''}|${sortProcessed ?? ''}`;
-        let sorted = this.sortCache.get(key);
+        const keys = sortKeys(sortTime, sortProcessed);
+        const cacheKey = `${keys.time ?? ''}|${keys.processed ?? ''}`;
+        let sorted = this.sortCache.get(cacheKey);
         if (!sorted) {
             sorted = this.dataset.records
                 .filter((record) => !record.deleted)
-                .sort(
-                    (a, b) =>
-                        compareBy(time, a.timeMs, b.timeMs) ||
-                        compareBy(sortProcessed, a.lastModifiedMs, b.lastModifiedMs) ||
-                        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-                );
-            this.sortCache.set(key, sorted);
+                .sort((a, b) => compareKeys(keys, a, b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+            this.sortCache.set(cacheKey, sorted);
         }
         return sorted;
     }
 
-    /** Every call matching the query's filters, in the query's order (before skip/limit). */
-    list(query: ListQuery): CallRecord[] {
-        return this.sorted(query.sortTime, query.sortProcessed).filter((record) => this.matches(record, query));
+    /**
+     * Every call matching the query's filters, in the query's order (before skip/limit). With a `tieSalt`, calls
+     * whose sort keys are equal come in an order drawn from the salt instead of by id, as a database without a
+     * tie-breaker may order them differently on every query.
+     */
+    list(query: ListQuery, tieSalt?: number): CallRecord[] {
+        const listed = this.sorted(query.sortTime, query.sortProcessed).filter((record) => this.matches(record, query));
+        return tieSalt === undefined ? listed : this.shuffleTies(listed, sortKeys(query.sortTime, query.sortProcessed), tieSalt);
+    }
+
+    private shuffleTies(records: CallRecord[], keys: SortKeys, salt: number): CallRecord[] {
+        const draw = (record: CallRecord): number => hashInts(this.seed, salt, record.seq);
+        let start = 0;
+        for (let end = 1; end <= records.length; end++) {
+            const first = records[start];
+            const next = records[end];
+            if (first !== undefined && next !== undefined && compareKeys(keys, first, next) === 0) {
+                continue;
+            }
+            if (end - start > 1) {
+                const run = records.slice(start, end).sort((a, b) => draw(a) - draw(b) || a.seq - b.seq);
+                records.splice(start, run.length, ...run);
+            }
+            start = end;
+        }
+        return records;
     }
 
     private matches(record: CallRecord, query: ListQuery): boolean {
@@ -173,8 +252,39 @@ export class CallStore {
             }));
     }
 
-    /** Applies mutations at the real clock's "now", so last_modified_time keeps moving forward between runs. */
-    mutate(request: MutationRequest, nowMs = Date.now()): MutationResult {
+    /**
+     * Rejects a request that cannot apply as a whole (unknown ids, conflicting options) without changing anything,
+     * so a queued mutation can be refused when it is queued rather than when it falls due.
+     */
+    check(request: MutationRequest): void {
+        const rescheduleOptions = [request.rescheduleBy, request.rescheduleTo, request.rescheduleTouches];
+        if (request.reschedule === undefined && rescheduleOptions.some((option) => option !== undefined)) {
+            throw new BadRequestError('rescheduleBy, rescheduleTo and rescheduleTouches need reschedule');
+        }
+        if (request.rescheduleBy !== undefined && request.rescheduleTo !== undefined) {
+            throw new BadRequestError('give rescheduleBy or rescheduleTo, not both');
+        }
+        for (const op of MUTATION_OPS) {
+            const wanted = request[op];
+            if (Array.isArray(wanted)) {
+                wanted.forEach((id) => this.requireLive(op, id));
+            }
+        }
+        for (const id of Array.isArray(request.silentChange) ? request.silentChange : []) {
+            const record = this.requireLive('silentChange', id);
+            if (!hasContent(record.status) && !this.hasDeal(record)) {
+                throw new BadRequestError(`silentChange: call "${id}" has neither a summary nor a deal stage to change`);
+            }
+        }
+    }
+
+    private hasDeal(record: CallRecord): boolean {
+        return (record.fields & OptionalField.deal) !== 0 && this.dataset.workspace.accounts[record.accountIdx]?.deal !== undefined;
+    }
+
+    /** Applies mutations at Clari's "now" (real clock plus offset), so last_modified_time keeps moving forward between runs. */
+    mutate(request: MutationRequest, nowMs = this.clariNow()): MutationResult {
+        this.check(request);
         const rng = new Rng(this.seed, 0x6d7574, this.mutationCount++);
         const taken = new Set<string>();
         const pick = (op: MutationOp, wanted: number | string[] | undefined, eligible: (record: CallRecord) => boolean): CallRecord[] => {
@@ -183,7 +293,7 @@ export class CallStore {
             }
             const chosen = Array.isArray(wanted)
                 ? wanted.map((id) => this.requireLive(op, id))
-                : this.choose(rng, wanted, eligible, taken, op);
+                : this.choose(rng, wanted, eligible, taken, op, nowMs);
             chosen.forEach((record) => taken.add(record.id));
             return chosen;
         };
@@ -195,9 +305,11 @@ export class CallStore {
         const toCorrupt = pick('corrupt', request.corrupt, (record) => !record.isPrivate);
         const toDelete = pick('delete', request.delete, pastPublic);
         const toHide = pick('makePrivate', request.makePrivate, pastPublic);
+        const toReschedule = pick('reschedule', request.reschedule, (record) => !record.isPrivate);
+        const toChangeSilently = pick('silentChange', request.silentChange, (record) => pastPublic(record) && hasContent(record.status));
 
         const added = Array.from({ length: request.add ?? 0 }, () => {
-            const record = generateRecord(this.seed, this.dataset.workspace, this.nextSeq++, { kind: 'added', nowMs });
+            const record = generateRecord(this.seed, this.dataset.workspace, this.nextSeq++, { kind: 'added', nowMs }, this.options.ties);
             this.dataset.records.push(record);
             this.byId.set(record.id, record);
             return record;
@@ -226,6 +338,19 @@ export class CallStore {
         });
         toDelete.forEach((record) => (record.deleted = true));
         toHide.forEach((record) => (record.isPrivate = true));
+        toReschedule.forEach((record) => {
+            record.timeMs =
+                request.rescheduleTo === 'future'
+                    ? futureBusinessTime(rng, nowMs)
+                    : Math.max(0, record.timeMs + (request.rescheduleBy ?? -DAY_MS));
+            if (request.rescheduleTouches ?? true) {
+                record.lastModifiedMs = nowMs;
+            }
+        });
+        toChangeSilently.forEach((record) => {
+            this.changeSilently(record);
+        });
+        // Every op above can move a call between positions of some sort order.
         this.sortCache.clear();
 
         const ids = (records: CallRecord[]): string[] => records.map((record) => record.id);
@@ -235,8 +360,28 @@ export class CallStore {
             lateProcess: ids(toProcess),
             delete: ids(toDelete),
             makePrivate: ids(toHide),
-            corrupt: ids(toCorrupt)
+            corrupt: ids(toCorrupt),
+            reschedule: ids(toReschedule),
+            silentChange: ids(toChangeSilently)
         };
+    }
+
+    private changeSilently(record: CallRecord): void {
+        const account = this.dataset.workspace.accounts[record.accountIdx];
+        if (this.hasDeal(record) && account?.deal) {
+            record.dealStageLive = nextDealStage(record.dealStageLive ?? account.deal.stageLive);
+        }
+        if (!hasContent(record.status) || !account) {
+            return;
+        }
+        const summary = (): string => JSON.stringify(generateSummary(this.seed, record, speakersOf(this.context, record), account.name));
+        const before = summary();
+        for (let attempt = 0; attempt < SUMMARY_REVISION_TRIES; attempt++) {
+            record.summaryRevision = (record.summaryRevision ?? 0) + 1;
+            if (summary() !== before) {
+                return;
+            }
+        }
     }
 
     private requireLive(op: MutationOp, id: string): CallRecord {
@@ -252,7 +397,8 @@ export class CallStore {
         count: number,
         eligible: (record: CallRecord) => boolean,
         taken: ReadonlySet<string>,
-        op: MutationOp
+        op: MutationOp,
+        nowMs: number
     ): CallRecord[] {
         const candidates = this.sorted().filter((record) => !taken.has(record.id) && eligible(record));
         if (op === 'corrupt') {
@@ -260,7 +406,7 @@ export class CallStore {
         }
         if (op === 'lateProcess') {
             // Prefer calls that happened well before "now": the case a sync filtering on call time misses.
-            const older = candidates.filter((record) => record.timeMs < Date.now() - DAY_MS);
+            const older = candidates.filter((record) => record.timeMs < nowMs - DAY_MS);
             return rng.sample(older.length >= count ? older : candidates, count);
         }
         return rng.sample(candidates, count);
