@@ -301,7 +301,7 @@ function startLocalNango(storeDir: string, clariBaseUrl: string): Promise<LocalN
 export async function pruneEveryRecord(storeDir: string): Promise<void> {
     const store = await openStore({ dir: storeDir });
     try {
-        const pruned = await store.pruneStale(new Date(Date.now() + DAY_MS));
+        const pruned = await store.records.pruneStale(new Date(Date.now() + DAY_MS));
         console.log(`  pruned the payloads of ${pruned} stored records`);
     } finally {
         await store.close();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Nango } from '@nangohq/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
-import { openStore, startNangoServer, type RecordStore, type RunningNangoServer } from '../nango-server/index.js';
+import { openStore, startNangoServer, type LocalStore, type RunningNangoServer } from '../nango-server/index.js';
 import {
     cleanEnv,
     collect,
@@ -54,7 +54,7 @@ async function mutate(emulator: RunningClariEmulator, body: Record<string, strin
 }
 
 /** Opens the store the child wrote, serves it, and hands a real @nangohq/node client to `read`. */
-async function readThroughClient<T>(storeDir: string, read: (nango: Nango, store: RecordStore) => Promise<T>): Promise<T> {
+async function readThroughClient<T>(storeDir: string, read: (nango: Nango, store: LocalStore) => Promise<T>): Promise<T> {
     const store = await openStore({ dir: storeDir });
     let server: RunningNangoServer | undefined;
     try {
@@ -104,7 +104,7 @@ describe('npm run sync, then the records through @nangohq/node', () => {
         const truth = await groundTruth(emulator);
         const { ids, runStart } = await readThroughClient(storeDir, async (nango, store) => ({
             ids: await allIds(nango),
-            runStart: await store.lastSuccessfulRunStart('local', 'calls')
+            runStart: await store.runs.lastSuccessfulRunStart('local', 'calls')
         }));
         const start = runStart?.getTime() ?? 0;
         const expected = truth.filter((call) => !call.private && Date.parse(call.time) > start - YEAR_MS && Date.parse(call.time) < start);
@@ -149,7 +149,7 @@ describe('nango dryrun (CLI 0.69.14) against the stand-in and the emulator', () 
         const store = await openStore({ dir: tempDir('dryrun-') });
         const server = await startNangoServer({ store, secretKey: SECRET, port: 0, clariBaseUrl: emulator.url });
         try {
-            await store.upsertConnection({
+            await store.connections.upsertConnection({
                 connectionId: 'local',
                 providerConfigKey: 'clari-copilot',
                 provider: 'clari-copilot',

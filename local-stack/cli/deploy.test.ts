@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Nango } from '@nangohq/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { openStore, startNangoServer, type RecordStore, type RunningNangoServer } from '../nango-server/index.js';
+import { openStore, startNangoServer, type LocalStore, type RunningNangoServer } from '../nango-server/index.js';
 import { DeployFailedError, NANGO_INTEGRATIONS_DIR, deployWithCli, redact } from './deploy.js';
 import { tempDir } from './test-helpers.js';
 
@@ -16,7 +16,7 @@ import { tempDir } from './test-helpers.js';
 const SECRET = 'deploy-test-secret';
 
 describe('nango deploy (CLI 0.69.14) against the stand-in', () => {
-    let store: RecordStore;
+    let store: LocalStore;
     let server: RunningNangoServer;
 
     beforeAll(async () => {
@@ -54,7 +54,7 @@ describe('nango deploy (CLI 0.69.14) against the stand-in', () => {
             sdk_version: '0.69.14-yaml'
         });
 
-        const stored = await store.getDeployedFlow('clari-copilot', 'calls');
+        const stored = await store.deployments.getDeployedFlow('clari-copilot', 'calls');
         // The CLI compiles before it deploys, so the stored module is the one it just wrote.
         const compiled = readFileSync(path.join(NANGO_INTEGRATIONS_DIR, 'dist/calls-clari-copilot.js'), 'utf8');
         expect(stored?.js).toBe(compiled);
@@ -64,7 +64,7 @@ describe('nango deploy (CLI 0.69.14) against the stand-in', () => {
         expect(Object.keys((stored?.jsonSchema?.['definitions'] as object | undefined) ?? {})).toContain('CallUser');
 
         await deployWithCli({ serverUrl: server.url, secretKey: SECRET });
-        const flows = await store.listDeployedFlows();
+        const flows = await store.deployments.listDeployedFlows();
         expect(flows.map((flow) => `${flow.type}:${flow.name}@${flow.version}`)).toEqual(['sync:calls@1.0.0']);
         expect(flows[0]?.deployedAt.getTime()).toBeGreaterThan(stored?.deployedAt.getTime() ?? Infinity);
     }, 240_000);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { dashboard } from '../dashboard/index.js';
 import { openStore, startNangoServer } from '../nango-server/index.js';
 import { autoPruneFromEnv, CLARI_API_URL, ConfigError, loadDotEnv, readEnv, realClariTarget } from './config.js';
 import { deployedSyncRunner } from '../runner/deployed-runner.js';
@@ -31,6 +32,7 @@ runCommand('serve', async () => {
             port: env.NANGO_LOCAL_PORT,
             host: '127.0.0.1',
             autoPrune: autoPruneFromEnv(env),
+            addOns: [dashboard],
             // Deployed syncs run here, on their schedule or when triggered; one line each says how they ended.
             runJob: deployedSyncRunner({
                 store,

@@ -1,5 +1,5 @@
 import { PROVIDER } from '../../nango-integrations/clari-copilot/constants.js';
-import { createClariProxy, type ClariProxy, type RecordStore } from '../nango-server/index.js';
+import { createClariProxy, type ClariProxy, type LocalStore } from '../nango-server/index.js';
 import { loadDeployedSync } from '../runner/build.js';
 import type { Persist } from '../runner/persist.js';
 import { runSync, type RunSyncResult } from '../runner/run-sync.js';
@@ -17,8 +17,8 @@ export interface SyncSession {
 }
 
 /** The local equivalent of creating a Nango connection: the proxy reads the credentials from it. */
-export async function registerConnection(store: RecordStore, connectionId: string, clari: ClariTarget): Promise<void> {
-    await store.upsertConnection({
+export async function registerConnection(store: LocalStore, connectionId: string, clari: ClariTarget): Promise<void> {
+    await store.connections.upsertConnection({
         connectionId,
         providerConfigKey: PROVIDER_CONFIG_KEY,
         provider: PROVIDER,

@@ -1,3 +1,4 @@
+import { dashboard } from '../dashboard/index.js';
 import { DEFAULT_CREDENTIALS, startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
 import { openStore, startNangoServer } from '../nango-server/index.js';
 import type { SyncJob } from '../nango-server/scheduler.js';
@@ -67,6 +68,7 @@ runCommand('start', async () => {
         port: env.NANGO_LOCAL_PORT,
         host: '127.0.0.1',
         autoPrune: autoPruneFromEnv(env),
+        addOns: [dashboard],
         runJob: deployedSyncRunner({ store, clariBaseUrl: clari.baseUrl, observe: (job) => showRun(job, firstRunEnded) }),
         onJobError: (job, error) => {
             if (job === null) {
@@ -81,13 +83,13 @@ runCommand('start', async () => {
     try {
         await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
         if (metadata) {
-            await store.setMetadata(env.NANGO_CONNECTION_ID, PROVIDER_CONFIG_KEY, metadata);
+            await store.connections.setMetadata(env.NANGO_CONNECTION_ID, PROVIDER_CONFIG_KEY, metadata);
         }
         console.log(`Local Nango on ${server.url}, store ${env.NANGO_LOCAL_DB}, connection ${env.NANGO_CONNECTION_ID}.`);
         console.log(`Dashboard: ${server.url}/ (runs as they go, their logs, the synced calls and their transcripts).`);
         console.log('Deploying nango-integrations/ to it: nango deploy dev --auto-confirm (the pinned CLI compiles it first)...');
         const deployment = await deployWithCli({ serverUrl: server.url, secretKey: env.NANGO_SECRET_KEY_DEV });
-        const flow = await store.getDeployedFlow(PROVIDER_CONFIG_KEY, SYNC_NAME);
+        const flow = await store.deployments.getDeployedFlow(PROVIDER_CONFIG_KEY, SYNC_NAME);
         console.log(
             `Deployed ${deployment.deployed.join(', ')}. The local Nango runs ${SYNC_NAME} now, then ${flow?.runs ?? 'on its schedule'}.\n`
         );

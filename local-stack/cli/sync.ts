@@ -9,6 +9,7 @@ import {
     type LocalNangoInfo
 } from '../runner/http-persist.js';
 import { ConfigError, loadDotEnv, parseSyncFlags, PROVIDER_CONFIG_KEY, readEnv, realClariTarget, type LocalEnv } from './config.js';
+import { storePersist } from '../runner/persist.js';
 import { runCommand } from './errors.js';
 import { deployedSync, directProxy, registerConnection, runSyncWithProgress } from './session.js';
 
@@ -91,7 +92,7 @@ async function syncWithOwnStore(env: LocalEnv, metadata: Record<string, unknown>
     try {
         await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
         console.log(`Syncing Clari Copilot calls from ${clari.baseUrl} into ${env.NANGO_LOCAL_DB} (connection ${env.NANGO_CONNECTION_ID})`);
-        await runSyncWithProgress({ persist: store, proxy, connectionId: env.NANGO_CONNECTION_ID, metadata });
+        await runSyncWithProgress({ persist: storePersist(store), proxy, connectionId: env.NANGO_CONNECTION_ID, metadata });
     } finally {
         proxy.close();
         await store.close();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import type { NangoRecord } from '../nango-server/store.js';
+import type { NangoRecord } from '../nango-server/records.js';
 import { offsetText, safeHref, timeText, type TimeText } from './format.js';
 
 /**

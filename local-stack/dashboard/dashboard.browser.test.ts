@@ -14,7 +14,7 @@ import { startRunnerStack } from '../e2e/runner-stack.js';
 import { REPO_ROOT, SECRET_KEY } from '../e2e/stack.js';
 import type { RunningClariEmulator } from '../emulator/index.js';
 import { thisRunner } from '../nango-server/lock.js';
-import type { RecordStore, RunningNangoServer, SyncRun } from '../nango-server/index.js';
+import type { LocalStore, RunningNangoServer, SyncRun } from '../nango-server/index.js';
 
 /**
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core (no browser download),
@@ -32,7 +32,7 @@ if (!HAS_CHROMIUM) {
 }
 
 let emulator: RunningClariEmulator;
-let store: RecordStore;
+let store: LocalStore;
 let server: RunningNangoServer;
 let browser: Browser;
 let page: Page;
@@ -40,7 +40,7 @@ let page: Page;
 const cleanups: (() => Promise<void>)[] = [];
 
 async function newestRun(): Promise<SyncRun | undefined> {
-    const [run] = await store.listRuns({ connectionId: CONNECTION, syncName: SYNC_NAME, limit: 1 });
+    const [run] = await store.runs.listRuns({ connectionId: CONNECTION, syncName: SYNC_NAME, limit: 1 });
     return run;
 }
 
@@ -134,7 +134,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
 
     it("shows the first run's counts in the runs table", async () => {
         await page.goto(`${server.url}/`);
-        const summary = summaryOf(await store.runLogs(firstRun.runId));
+        const summary = summaryOf(await store.runs.runLogs(firstRun.runId));
         const figures = await rowFigures(firstRun.runId);
         expect(figures).toMatchObject({
             kind: 'initial',
@@ -152,7 +152,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
             throttled: String(summary.counts.throttled)
         });
         // And the figures are the emulator's: every valid call of the window saved once.
-        expect(Number(figures['saved'])).toBe(await store.countLiveRecords(CONNECTION, MODEL));
+        expect(Number(figures['saved'])).toBe(await store.records.countLiveRecords(CONNECTION, MODEL));
         expect(Number(figures['saved'])).toBeGreaterThan(50);
 
         await page.locator(`tr[data-run="${firstRun.runId}"] a`).first().click();
@@ -195,8 +195,8 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
 
     it("moves a running run's progress in place, then shows how it ended", async () => {
         // A run recorded by hand on a connection the scheduler does not know, so its log lines come when the test says.
-        const run = await store.startRun('progress-demo', SYNC_NAME, thisRunner());
-        const log = (message: string) => store.appendRunLogs(run.runId, [{ level: 'info', message, createdAt: new Date() }]);
+        const run = await store.runs.startRun('progress-demo', SYNC_NAME, thisRunner());
+        const log = (message: string) => store.runs.appendRunLogs(run.runId, [{ level: 'info', message, createdAt: new Date() }]);
         await log('Starting initial run: calls between 2026-01-01T00:00:00.000Z and 2026-02-01T00:00:00.000Z');
         await log('window: matched=400');
         await log('page: listed=100 unchanged=0 pruned=0 fetched=100 saved=100 invalid=0 gone=0');
@@ -215,7 +215,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
         expect(await progress.locator('progress').getAttribute('value')).toBe('200');
         expect(loads, 'the progress moved without a reload').toBe(0);
 
-        await store.finishRun(run.runId, 'failed', 'stopped by the test');
+        await store.runs.finishRun(run.runId, 'failed', 'stopped by the test');
         await page.locator(`tr[data-run="${run.runId}"] .status-failed`).waitFor({ timeout: 15_000 });
         expect(await page.locator('body').textContent()).toContain('stopped by the test');
     });

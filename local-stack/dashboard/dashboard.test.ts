@@ -4,8 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thisRunner } from '../nango-server/lock.js';
 import type { SyncJob } from '../nango-server/scheduler.js';
 import { createNangoServer } from '../nango-server/server.js';
-import { openStore, type DeployFlowInput, type RecordStore } from '../nango-server/store.js';
+import { openStore, type LocalStore } from '../nango-server/database.js';
+import type { DeployFlowInput } from '../nango-server/deployments.js';
 import { makeTempDir } from '../nango-server/test-helpers.js';
+import { dashboard } from './index.js';
 
 /**
  * The dashboard's routes without a browser: what each page shows from a store seeded by hand, how it
@@ -68,8 +70,8 @@ function flow(autoStart: boolean): DeployFlowInput {
     };
 }
 
-async function seed(store: RecordStore): Promise<{ succeeded: number; failed: number; running: number }> {
-    await store.upsertConnection({
+async function seed(store: LocalStore): Promise<{ succeeded: number; failed: number; running: number }> {
+    await store.connections.upsertConnection({
         connectionId: CONNECTION,
         providerConfigKey: KEY,
         provider: KEY,
@@ -77,18 +79,18 @@ async function seed(store: RecordStore): Promise<{ succeeded: number; failed: nu
         apiPassword: API_PASSWORD,
         metadata: null
     });
-    await store.saveRecords(CONNECTION, 'Call', [{ id: 'old-1', title: 'Old call', time: '2025-01-01T00:00:00.000Z' }], 'run-0');
-    const [old] = (await store.listRecords({ connectionId: CONNECTION, model: 'Call', ids: ['old-1'] })).records;
-    await store.pruneRecords({ connectionId: CONNECTION, model: 'Call', untilCursor: old?._nango_metadata.cursor ?? '' });
-    await store.saveRecords(
+    await store.records.saveRecords(CONNECTION, 'Call', [{ id: 'old-1', title: 'Old call', time: '2025-01-01T00:00:00.000Z' }], 'run-0');
+    const [old] = (await store.records.listRecords({ connectionId: CONNECTION, model: 'Call', ids: ['old-1'] })).records;
+    await store.records.pruneRecords({ connectionId: CONNECTION, model: 'Call', untilCursor: old?._nango_metadata.cursor ?? '' });
+    await store.records.saveRecords(
         CONNECTION,
         'Call',
         [fullCall, { id: 'gone-1', title: 'Cancelled call', time: '2026-02-01T00:00:00.000Z' }],
         'run-1'
     );
-    await store.deleteRecords(CONNECTION, 'Call', ['gone-1'], 'run-1');
-    await store.deployFlows([flow(false)], { reconcile: true });
-    await store.upsertConnection({
+    await store.records.deleteRecords(CONNECTION, 'Call', ['gone-1'], 'run-1');
+    await store.deployments.deployFlows([flow(false)], { reconcile: true });
+    await store.connections.upsertConnection({
         connectionId: 'conn-b',
         providerConfigKey: KEY,
         provider: KEY,
@@ -96,7 +98,7 @@ async function seed(store: RecordStore): Promise<{ succeeded: number; failed: nu
         apiPassword: 'p',
         metadata: null
     });
-    await store.saveRecords(
+    await store.records.saveRecords(
         'conn-b',
         'Call',
         Array.from({ length: 30 }, (_, index) => ({ id: `b-${index}`, title: `Standup ${index}`, time: '2026-01-01T00:00:00.000Z' })),
@@ -104,30 +106,30 @@ async function seed(store: RecordStore): Promise<{ succeeded: number; failed: nu
     );
 
     const logs = (runId: number, messages: string[]) =>
-        store.appendRunLogs(
+        store.runs.appendRunLogs(
             runId,
             messages.map((message) => ({ level: 'info', message, createdAt: new Date() }))
         );
-    const succeeded = await store.startRun(CONNECTION, 'calls', thisRunner());
+    const succeeded = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
     await logs(succeeded.runId, [
         'Starting initial run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
         'window: matched=223',
         'page: listed=100 unchanged=0 pruned=0 fetched=100 saved=100 invalid=0 gone=0',
         'Clari Copilot calls sync (initial) finished in 2.2s: listed=223 detailsFetched=221 unchangedSkipped=1 prunedSkipped=2 saved=219 invalid=3 deleted=4 failed=5 requests=226 retries=7 429s=8 deletes=listRecords'
     ]);
-    await store.finishRun(
+    await store.runs.finishRun(
         succeeded.runId,
         'success',
         JSON.stringify({ added: 219, updated: 0, unchanged: 1, deleted: 4, requests: 226, retries: 7 })
     );
-    const failed = await store.startRun(CONNECTION, 'calls', thisRunner());
+    const failed = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
     // A sync or a library that echoes the credentials must not put them on a page.
     await logs(failed.runId, [
         'Starting incremental run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
         `request with key ${API_KEY} refused`
     ]);
-    await store.finishRun(failed.runId, 'failed', `ProxyHttpError: 401 for ${API_KEY}:${API_PASSWORD}`);
-    const running = await store.startRun(CONNECTION, 'calls', thisRunner());
+    await store.runs.finishRun(failed.runId, 'failed', `ProxyHttpError: 401 for ${API_KEY}:${API_PASSWORD}`);
+    const running = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
     await logs(running.runId, [
         'Starting incremental run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
         'window: matched=400',
@@ -137,7 +139,7 @@ async function seed(store: RecordStore): Promise<{ succeeded: number; failed: nu
 }
 
 const tmp = makeTempDir('dashboard-routes');
-let store: RecordStore;
+let store: LocalStore;
 let app: FastifyInstance;
 let runs: { succeeded: number; failed: number; running: number };
 const jobs: SyncJob[] = [];
@@ -148,6 +150,7 @@ beforeAll(async () => {
     app = createNangoServer({
         store,
         secretKey: SECRET_KEY,
+        addOns: [dashboard],
         runJob: async (job) => {
             jobs.push(job);
             await Promise.resolve();
@@ -422,7 +425,7 @@ describe('no secrets, and guards in place of the bearer token', () => {
 
 describe('a local Nango without a runner', () => {
     it('says so on the deployed page instead of offering Run now, and refuses the POST', async () => {
-        const bare = createNangoServer({ store, secretKey: SECRET_KEY });
+        const bare = createNangoServer({ store, secretKey: SECRET_KEY, addOns: [dashboard] });
         try {
             const res = await bare.inject({ url: '/ui/deployed' });
             expect(res.statusCode).toBe(200);

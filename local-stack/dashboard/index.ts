@@ -7,8 +7,10 @@ import { z } from 'zod';
 
 import { pgText } from '../nango-server/pg-input.js';
 import { UnknownSyncError, type SyncScheduler } from '../nango-server/scheduler.js';
+import type { ServerAddOn } from '../nango-server/server.js';
 import { logServerError } from '../nango-server/server-log.js';
-import { InvalidCursorError, type RecordStore } from '../nango-server/store.js';
+import type { LocalStore } from '../nango-server/database.js';
+import { InvalidCursorError } from '../nango-server/records.js';
 import { callListRow, callPage } from './call-view.js';
 import { timeText } from './format.js';
 import { connectionSecrets, deployedViews, progressView, redact, runRow, RUN_COLUMNS } from './pages.js';
@@ -32,7 +34,7 @@ declare module 'fastify' {
 }
 
 export interface DashboardOptions {
-    store: RecordStore;
+    store: LocalStore;
     /** Null when the server runs no syncs: the dashboard then shows that instead of "Run now". */
     scheduler: SyncScheduler | null;
     providerConfigKey?: string | undefined;
@@ -149,6 +151,14 @@ const runNowBodySchema = z.strictObject({
     connection: pgText().min(1).max(255)
 });
 
+/** The dashboard as an entry point mounts it on the local Nango: `createNangoServer({ addOns: [dashboard] })`. */
+export const dashboard: ServerAddOn = {
+    isPublicRequest: isDashboardRequest,
+    register: (app, context) => {
+        registerDashboard(app, context);
+    }
+};
+
 export function registerDashboard(app: FastifyInstance, options: DashboardOptions): void {
     const { store, scheduler } = options;
     const providerConfigKey = options.providerConfigKey ?? 'clari-copilot';
@@ -191,7 +201,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
                 return problem(reply, 400, 'That runs page does not exist', issues(query.error));
             }
             const limit = query.data.limit ?? DEFAULT_RUNS;
-            const runs = await store.listRuns({ limit });
+            const runs = await store.runs.listRuns({ limit });
             const secrets = await connectionSecrets(
                 store,
                 providerConfigKey,
@@ -199,7 +209,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
             );
             const rows = [];
             for (const run of runs) {
-                rows.push(runRow(run, await store.runLogs(run.runId), secrets));
+                rows.push(runRow(run, await store.runs.runLogs(run.runId), secrets));
             }
             return render(
                 reply,
@@ -227,11 +237,11 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
                 );
             }
             const runId = Number(params.data.id);
-            const run = (await store.listRuns({ limit: RUNS_SCANNED })).find((candidate) => candidate.runId === runId);
+            const run = (await store.runs.listRuns({ limit: RUNS_SCANNED })).find((candidate) => candidate.runId === runId);
             if (!run) {
                 return problem(reply, 404, `There is no run ${runId}`, ['The runs page lists every run this local Nango has recorded.']);
             }
-            const lines = await store.runLogs(runId);
+            const lines = await store.runs.runLogs(runId);
             const secrets = await connectionSecrets(store, providerConfigKey, [run.connectionId]);
             return render(
                 reply,
@@ -251,11 +261,11 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
         });
 
         ui.get('/ui/live.json', { config }, async (_request, reply) => {
-            const runs = await store.listRuns({ limit: 20 });
+            const runs = await store.runs.listRuns({ limit: 20 });
             const now = new Date();
             const running = [];
             for (const run of runs.filter((candidate) => candidate.status === 'running')) {
-                running.push(progressView(run, runFigures(await store.runLogs(run.runId)), now));
+                running.push(progressView(run, runFigures(await store.runs.runLogs(run.runId)), now));
             }
             return reply.send({ latestRunId: runs[0]?.runId ?? null, running });
         });
@@ -265,7 +275,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
             if (!query.success) {
                 return problem(reply, 400, 'That calls page cannot be shown', issues(query.error));
             }
-            const connections = await store.listConnectionIds(providerConfigKey);
+            const connections = await store.connections.listConnectionIds(providerConfigKey);
             const connectionId = query.data.connection ?? connections[0];
             if (connectionId === undefined) {
                 return render(reply, 200, 'calls', { title: 'Calls', nav: 'calls' }, { connectionId: null, connections, rows: [] });
@@ -279,7 +289,8 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
             const paging = { connectionId, model: MODEL, limit: CALLS_PER_PAGE, cursor: query.data.cursor };
             let page;
             try {
-                page = text === undefined ? await store.listRecords(paging) : await store.searchRecords({ ...paging, text });
+                page =
+                    text === undefined ? await store.records.listRecords(paging) : await store.records.searchRecords({ ...paging, text });
             } catch (error) {
                 if (error instanceof InvalidCursorError) {
                     return problem(reply, 400, 'That calls page cannot be shown', [
@@ -302,7 +313,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
                     q: text ?? '',
                     rows: page.records.map(callListRow),
                     pageNumber,
-                    liveCount: await store.countLiveRecords(connectionId, MODEL),
+                    liveCount: await store.records.countLiveRecords(connectionId, MODEL),
                     next: page.next_cursor === null ? null : link({ cursor: page.next_cursor, page: String(pageNumber + 1) }),
                     first: query.data.cursor === undefined ? null : link({}),
                     callLink: (id: string) =>
@@ -320,7 +331,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
                     ...(query.success ? [] : issues(query.error))
                 ]);
             }
-            const connections = await store.listConnectionIds(providerConfigKey);
+            const connections = await store.connections.listConnectionIds(providerConfigKey);
             const connectionId = query.data.connection ?? connections[0];
             if (connectionId === undefined || !connections.includes(connectionId)) {
                 return problem(reply, 404, `There is no connection ${connectionId ?? 'yet'}`, [
@@ -328,7 +339,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
                 ]);
             }
             const { id } = params.data;
-            const [record] = (await store.listRecords({ connectionId, model: MODEL, ids: [id], limit: 1 })).records;
+            const [record] = (await store.records.listRecords({ connectionId, model: MODEL, ids: [id], limit: 1 })).records;
             if (!record) {
                 return problem(reply, 404, `There is no call ${id}`, [
                     `Connection ${connectionId} has no ${MODEL} record with that id, live or deleted.`
@@ -372,7 +383,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
                 ]);
             }
             const { integration, sync, connection } = body.data;
-            if (!(await store.getConnection(connection, integration))) {
+            if (!(await store.connections.getConnection(connection, integration))) {
                 return problem(reply, 400, `There is no connection ${connection} for ${integration}`);
             }
             try {

@@ -1,5 +1,6 @@
 import type { SyncScheduler } from '../nango-server/scheduler.js';
-import type { RecordStore, RunLogLine, SyncRun } from '../nango-server/store.js';
+import type { LocalStore } from '../nango-server/database.js';
+import type { RunLogLine, SyncRun } from '../nango-server/runs.js';
 import { durationText, timeText, type TimeText } from './format.js';
 import { runFigures, runProgress, type RunFigures, type RunProgress, type SummaryCounts } from './run-figures.js';
 
@@ -109,10 +110,10 @@ export function runRow(run: SyncRun, lines: readonly RunLogLine[], secrets: read
 }
 
 /** The credentials of every connection the runs belong to, for `redact`. */
-export async function connectionSecrets(store: RecordStore, providerConfigKey: string, connectionIds: Iterable<string>): Promise<string[]> {
+export async function connectionSecrets(store: LocalStore, providerConfigKey: string, connectionIds: Iterable<string>): Promise<string[]> {
     const secrets: string[] = [];
     for (const id of new Set(connectionIds)) {
-        const connection = await store.getConnection(id, providerConfigKey);
+        const connection = await store.connections.getConnection(id, providerConfigKey);
         if (connection) {
             secrets.push(connection.apiKey, connection.apiPassword);
         }
@@ -138,8 +139,8 @@ export interface DeployedView {
     }[];
 }
 
-export async function deployedViews(store: RecordStore, scheduler: SyncScheduler | null): Promise<DeployedView[]> {
-    const flows = await store.listDeployedFlows();
+export async function deployedViews(store: LocalStore, scheduler: SyncScheduler | null): Promise<DeployedView[]> {
+    const flows = await store.deployments.listDeployedFlows();
     const views: DeployedView[] = [];
     for (const flow of flows) {
         const statuses = scheduler && flow.type === 'sync' ? await scheduler.status(flow.providerConfigKey, [flow.name], undefined) : [];

@@ -2,7 +2,7 @@ import { Nango } from '@nangohq/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { deployWithCli } from '../cli/deploy.js';
-import type { RecordStore, RunningNangoServer } from '../nango-server/index.js';
+import type { LocalStore, RunningNangoServer } from '../nango-server/index.js';
 import type { RunningClariEmulator } from '../emulator/index.js';
 import { PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
 import { EmulatorControl } from './emulator-client.js';
@@ -29,7 +29,7 @@ interface StatusEntry {
 
 let stack: RunnerStack;
 let emulator: RunningClariEmulator;
-let store: RecordStore;
+let store: LocalStore;
 let server: RunningNangoServer;
 let nango: Nango;
 const CONNECTION = 'app-connection';
@@ -86,7 +86,7 @@ describe('deploy, trigger, status, records', () => {
 
         const truth = await new EmulatorControl(emulator.url).truth();
         const served = await listServed(nango, CONNECTION);
-        const [lastRun] = await store.listRuns({ connectionId: CONNECTION, syncName: SYNC_NAME, limit: 1 });
+        const [lastRun] = await store.runs.listRuns({ connectionId: CONNECTION, syncName: SYNC_NAME, limit: 1 });
         const expected = expectedRecords(truth, lastDays(lastRun?.startedAt ?? new Date()));
         expectRecordsEqualTruth(served, expected);
         expect(done.recordCount).toEqual({ Call: expected.size });
@@ -98,7 +98,7 @@ describe('deploy, trigger, status, records', () => {
     }, 180_000);
 
     it('answers bad input with Nango 400s and runs nothing', async () => {
-        const runsBefore = await store.listRuns({ connectionId: CONNECTION, limit: 100 });
+        const runsBefore = await store.runs.listRuns({ connectionId: CONNECTION, limit: 100 });
         const post = (body: unknown) =>
             fetch(`${server.url}/sync/trigger`, {
                 method: 'POST',
@@ -121,6 +121,6 @@ describe('deploy, trigger, status, records', () => {
             expect(res.status).toBe(400);
             expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
         }
-        expect(await store.listRuns({ connectionId: CONNECTION, limit: 100 })).toHaveLength(runsBefore.length);
+        expect(await store.runs.listRuns({ connectionId: CONNECTION, limit: 100 })).toHaveLength(runsBefore.length);
     });
 });

@@ -163,7 +163,7 @@ describe('bad credentials', () => {
         const good = await stack.run(target);
         const before = await listStored(stack.store, target.connectionId);
         expect(before.length).toBeGreaterThan(100);
-        const lastSync = await stack.store.lastSuccessfulRunStart(target.connectionId, 'calls');
+        const lastSync = await stack.store.runs.lastSuccessfulRunStart(target.connectionId, 'calls');
         expect(lastSync).toEqual(good.result.startedAt);
 
         const failed = await stack.runExpectingFailure(
@@ -179,7 +179,7 @@ describe('bad credentials', () => {
         expect(failed.events.filter((event) => event.type === 'retry')).toEqual([]);
 
         expect(versions(await listStored(stack.store, target.connectionId))).toEqual(versions(before));
-        expect(await stack.store.lastSuccessfulRunStart(target.connectionId, 'calls')).toEqual(lastSync);
+        expect(await stack.store.runs.lastSuccessfulRunStart(target.connectionId, 'calls')).toEqual(lastSync);
     });
 
     it('on a new connection: fails the same way and stores nothing', async () => {
@@ -188,6 +188,6 @@ describe('bad credentials', () => {
         expect(String(failed.error)).toMatch(/API key.*API password/);
         expect(failed.requests.total).toBe(1);
         expect(await listStored(stack.store, target.connectionId)).toEqual([]);
-        expect(await stack.store.lastSuccessfulRunStart(target.connectionId, 'calls')).toBeUndefined();
+        expect(await stack.store.runs.lastSuccessfulRunStart(target.connectionId, 'calls')).toBeUndefined();
     });
 });

@@ -55,7 +55,7 @@ describe('a sync killed mid-run', () => {
         try {
             return {
                 records: await listStored(store, CONNECTION_ID),
-                lastSync: await store.lastSuccessfulRunStart(CONNECTION_ID, 'calls')
+                lastSync: await store.runs.lastSuccessfulRunStart(CONNECTION_ID, 'calls')
             };
         } finally {
             await store.close();
@@ -121,7 +121,7 @@ describe('a sync killed mid-run', () => {
             const served = await listServed(stack.nango, CONNECTION_ID);
             expectRecordsEqualTruth(served, expected);
             expect(served.every((record) => record.lastAction === 'ADDED')).toBe(true);
-            expect(await stack.store.lastSuccessfulRunStart(CONNECTION_ID, 'calls')).toBeInstanceOf(Date);
+            expect(await stack.store.runs.lastSuccessfulRunStart(CONNECTION_ID, 'calls')).toBeInstanceOf(Date);
         } finally {
             await stack.close();
         }

@@ -53,7 +53,7 @@ describe('more than 10,000 calls in the backfill window', () => {
         let duplicates = 0;
         let cursor: string | undefined;
         do {
-            const page = await stack.store.listRecords({ connectionId: target.connectionId, model: 'Call', limit: 1000, cursor });
+            const page = await stack.store.records.listRecords({ connectionId: target.connectionId, model: 'Call', limit: 1000, cursor });
             for (const record of page.records) {
                 duplicates += seen.has(record.id) ? 1 : 0;
                 seen.set(record.id, `${String(record['time'])} ${String(record['last_modified_time'])}`);

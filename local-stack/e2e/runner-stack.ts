@@ -1,5 +1,6 @@
 import type { RunningClariEmulator, StartOptions } from '../emulator/index.js';
-import { openStore, startNangoServer, type RecordStore, type RunningNangoServer } from '../nango-server/index.js';
+import { dashboard } from '../dashboard/index.js';
+import { openStore, startNangoServer, type LocalStore, type RunningNangoServer } from '../nango-server/index.js';
 import { deployedSyncRunner } from '../runner/deployed-runner.js';
 import { PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { CREDENTIALS, startEmulator } from './emulator-client.js';
@@ -8,7 +9,7 @@ import { FAST_METADATA, SECRET_KEY, makeTempDir } from './stack.js';
 /** A local Nango as `npm start` runs one: its store, its scheduler and runner, and one connection to a fresh emulator. */
 export interface RunnerStack {
     emulator: RunningClariEmulator;
-    store: RecordStore;
+    store: LocalStore;
     server: RunningNangoServer;
     connectionId: string;
     close(): Promise<void>;
@@ -18,7 +19,7 @@ export async function startRunnerStack(prefix: string, options: { emulator: Star
     const tmp = makeTempDir(prefix);
     const emulator = await startEmulator(options.emulator);
     const store = await openStore({ dir: tmp.dir });
-    await store.upsertConnection({
+    await store.connections.upsertConnection({
         connectionId: options.connectionId,
         providerConfigKey: PROVIDER_CONFIG_KEY,
         provider: PROVIDER_CONFIG_KEY,
@@ -31,7 +32,8 @@ export async function startRunnerStack(prefix: string, options: { emulator: Star
         secretKey: SECRET_KEY,
         port: 0,
         clariBaseUrl: emulator.url,
-        runJob: deployedSyncRunner({ store, clariBaseUrl: emulator.url })
+        runJob: deployedSyncRunner({ store, clariBaseUrl: emulator.url }),
+        addOns: [dashboard]
     });
     return {
         emulator,

@@ -1,7 +1,7 @@
 import type { Nango } from '@nangohq/node';
 
 import { CALL_MODEL, PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
-import type { ListRecordsQuery, RecordStore } from '../nango-server/index.js';
+import type { ListRecordsQuery, LocalStore } from '../nango-server/index.js';
 
 /** The records as the local Nango serves them: through the real `@nangohq/node` client, or straight from the store. */
 
@@ -70,14 +70,14 @@ export async function listServed(
 
 /** Every record of the connection straight from the store (same shape as the records API). */
 export async function listStored(
-    store: RecordStore,
+    store: LocalStore,
     connectionId: string,
     query: Omit<ListRecordsQuery, 'connectionId' | 'model' | 'cursor'> = {}
 ): Promise<ServedRecord[]> {
     const records: ServedRecord[] = [];
     let cursor: string | undefined;
     do {
-        const page = await store.listRecords({ limit: 1000, ...query, connectionId, model: CALL_MODEL, cursor });
+        const page = await store.records.listRecords({ limit: 1000, ...query, connectionId, model: CALL_MODEL, cursor });
         records.push(...page.records.map((record) => toServed(record)));
         cursor = page.next_cursor ?? undefined;
     } while (cursor !== undefined);

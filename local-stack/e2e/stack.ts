@@ -13,10 +13,11 @@ import {
     startNangoServer,
     type ClariCredentials,
     type ClariProxy,
-    type RecordStore,
+    type LocalStore,
     type RunningNangoServer
 } from '../nango-server/index.js';
 import { loadDeployedSync } from '../runner/build.js';
+import { storePersist } from '../runner/persist.js';
 import { runSync, type RunnerEvent, type RunSyncResult } from '../runner/run-sync.js';
 import type { SyncEntry } from '../runner/sandbox.js';
 import { CREDENTIALS, EmulatorControl, startEmulator } from './emulator-client.js';
@@ -79,7 +80,7 @@ export class E2EStack {
     private connections = 0;
 
     private constructor(
-        readonly store: RecordStore,
+        readonly store: LocalStore,
         readonly server: RunningNangoServer,
         readonly nango: Nango,
         private readonly removeDir: () => void,
@@ -115,7 +116,7 @@ export class E2EStack {
     ): Promise<SyncTarget> {
         const connectionId = `e2e-${++this.connections}`;
         const credentials = options.credentials ?? CREDENTIALS;
-        await this.store.upsertConnection({
+        await this.store.connections.upsertConnection({
             connectionId,
             providerConfigKey: PROVIDER_CONFIG_KEY,
             provider: PROVIDER,
@@ -144,7 +145,7 @@ export class E2EStack {
         let outcome: { ok: true; result: RunSyncResult } | { ok: false; error: unknown };
         try {
             const result = await runSync({
-                persist: this.store,
+                persist: storePersist(this.store),
                 connectionId: target.connectionId,
                 metadata,
                 proxy,

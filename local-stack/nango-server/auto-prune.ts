@@ -1,4 +1,4 @@
-import type { RecordStore } from './store.js';
+import type { LocalStore } from './database.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 const HOUR_MS = 60 * 60 * 1000;
@@ -19,13 +19,13 @@ export interface AutoPrune {
  * every tenth of the threshold, between once a second and once an hour, so a tiny test threshold is
  * honoured promptly and the default costs one cheap query an hour.
  */
-export function startAutoPrune(store: RecordStore, options: AutoPruneOptions): AutoPrune {
+export function startAutoPrune(store: LocalStore, options: AutoPruneOptions): AutoPrune {
     const everyMs = Math.min(HOUR_MS, Math.max(1000, options.afterMs / 10));
     let running: Promise<void> = Promise.resolve();
     const check = (): void => {
         running = running.then(async () => {
             try {
-                const pruned = await store.pruneStale(new Date(Date.now() - options.afterMs));
+                const pruned = await store.records.pruneStale(new Date(Date.now() - options.afterMs));
                 if (pruned > 0) {
                     options.onReport?.({ pruned });
                 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPgTimestamp } from './pg-input.js';
 import { decodeCursor, encodeCursor } from './record-codec.js';
 import { startNangoServer, type RunningNangoServer } from './server.js';
-import { openStore, type RecordStore } from './store.js';
+import { openStore, type LocalStore } from './database.js';
 import { makeTempDir } from './test-helpers.js';
 
 const SECRET = 'crafted-input-secret';
@@ -19,7 +19,7 @@ interface ErrorBody {
 
 describe('crafted input never reaches Postgres', () => {
     const tmp = makeTempDir('crafted-input-test');
-    let store: RecordStore;
+    let store: LocalStore;
     let server: RunningNangoServer;
     let validCursor: string;
 
@@ -39,16 +39,16 @@ describe('crafted input never reaches Postgres', () => {
 
     beforeAll(async () => {
         store = await openStore({ dir: tmp.dir });
-        await store.upsertConnection({
+        await store.connections.upsertConnection({
             connectionId: CONN,
             providerConfigKey: KEY,
             provider: 'clari-copilot',
             apiKey: 'k',
             apiPassword: 'p'
         });
-        await store.saveRecords(CONN, 'Call', [{ id: 'a' }, { id: 'b' }], 'e1');
+        await store.records.saveRecords(CONN, 'Call', [{ id: 'a' }, { id: 'b' }], 'e1');
         server = await startNangoServer({ store, secretKey: SECRET, port: 0, clariBaseUrl: 'http://127.0.0.1:9' });
-        const page = await store.listRecords({ connectionId: CONN, model: 'Call', limit: 1 });
+        const page = await store.records.listRecords({ connectionId: CONN, model: 'Call', limit: 1 });
         validCursor = page.next_cursor ?? '';
     });
 
@@ -129,7 +129,7 @@ describe('crafted input never reaches Postgres', () => {
             expect(result.body.error.code).toBe('invalid_body');
             expect(result.body.error.errors?.map((e) => e.path[0])).toContain(param);
         }
-        expect(await store.getMetadata(CONN, KEY)).toEqual({});
+        expect(await store.connections.getMetadata(CONN, KEY)).toEqual({});
     });
 });
 

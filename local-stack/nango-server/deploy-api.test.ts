@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ScriptDifferences } from './deploy-api.js';
 import { startNangoServer, type RunningNangoServer } from './server.js';
-import { openStore, type DeployedFlow, type RecordStore } from './store.js';
+import { openStore, type LocalStore } from './database.js';
+import type { DeployedFlow } from './deployments.js';
 import { makeTempDir } from './test-helpers.js';
 
 const SECRET = 'deploy-secret';
@@ -91,7 +92,7 @@ function confirmationBody(flowConfigs: unknown, extra: Json = {}): Json {
 
 describe('deploy API', () => {
     const tmp = makeTempDir('deploy-api-test');
-    let store: RecordStore;
+    let store: LocalStore;
     let server: RunningNangoServer;
     let nango: Nango;
 
@@ -120,7 +121,13 @@ describe('deploy API', () => {
 
     beforeAll(async () => {
         store = await openStore({ dir: tmp.dir });
-        await store.upsertConnection({ connectionId: 'local', providerConfigKey: KEY, provider: KEY, apiKey: 'k', apiPassword: 'p' });
+        await store.connections.upsertConnection({
+            connectionId: 'local',
+            providerConfigKey: KEY,
+            provider: KEY,
+            apiKey: 'k',
+            apiPassword: 'p'
+        });
         server = await startNangoServer({ store, secretKey: SECRET, port: 0, clariBaseUrl: 'http://127.0.0.1:9' });
         nango = new Nango({ secretKey: SECRET, host: server.url });
     });
@@ -137,7 +144,7 @@ describe('deploy API', () => {
         expect(differences.newSyncs).toEqual([{ name: 'calls', providerConfigKey: KEY, auto_start: true, connections: 1 }]);
         expect(differences.deletedSyncs).toEqual([]);
         expect(differences.deletedModels).toEqual([]);
-        expect(await store.listDeployedFlows()).toEqual([]);
+        expect(await store.deployments.listDeployedFlows()).toEqual([]);
     });
 
     it('stores the deployed sync with its compiled JS, answers name and version, and serves it in /scripts/config', async () => {
@@ -156,7 +163,7 @@ describe('deploy API', () => {
             }
         ]);
 
-        const flow = await store.getDeployedFlow(KEY, 'calls');
+        const flow = await store.deployments.getDeployedFlow(KEY, 'calls');
         expect(flow).toMatchObject({
             providerConfigKey: KEY,
             type: 'sync',
@@ -211,11 +218,11 @@ describe('deploy API', () => {
     });
 
     it('replaces the flow on redeploy: still one row, the new version and JS, a later deployed_at', async () => {
-        const before = await store.getDeployedFlow(KEY, 'calls');
+        const before = await store.deployments.getDeployedFlow(KEY, 'calls');
         const newJs = `${JS}// v2\n`;
         const response = await deploy(deployBody([syncFlow({ version: '1.0.1', fileBody: { js: newJs, ts: TS } })]));
         expect(response.status).toBe(200);
-        const flows = await store.listDeployedFlows();
+        const flows = await store.deployments.listDeployedFlows();
         expect(names(flows)).toEqual(['sync:calls@1.0.1']);
         expect(flows[0]?.js).toBe(newJs);
         expect(flows[0]?.deployedAt.getTime()).toBeGreaterThan(before?.deployedAt.getTime() ?? Infinity);
@@ -237,7 +244,7 @@ describe('deploy API', () => {
     ];
 
     it.each(invalidFlows)('refuses %s with a 400 in Nango’s error shape and keeps the previous deployment', async (_what, flowConfigs) => {
-        const previous = await store.listDeployedFlows();
+        const previous = await store.deployments.listDeployedFlows();
         for (const [path, body] of [
             ['/sync/deploy', deployBody(flowConfigs)],
             ['/sync/deploy/confirmation', confirmationBody(flowConfigs)]
@@ -252,7 +259,7 @@ describe('deploy API', () => {
                 }
             });
         }
-        expect(await store.listDeployedFlows()).toEqual(previous);
+        expect(await store.deployments.listDeployedFlows()).toEqual(previous);
     });
 
     it('names the foreign integration and the empty JS in the message the CLI prints', async () => {
@@ -267,7 +274,7 @@ describe('deploy API', () => {
     });
 
     it('refuses malformed bodies as a whole: missing fields, not JSON, query parameters', async () => {
-        const previous = await store.listDeployedFlows();
+        const previous = await store.deployments.listDeployedFlows();
         const { flowConfigs: _flows, ...withoutFlows } = deployBody([syncFlow()]);
         const { reconcile: _reconcile, ...withoutReconcile } = deployBody([syncFlow()]);
         const { nangoYamlBody: _yaml, ...withoutYaml } = deployBody([syncFlow({ version: '9.9.9' })]);
@@ -284,34 +291,38 @@ describe('deploy API', () => {
         }
         const withQuery = await post('/sync/deploy?reconcile=false', deployBody([syncFlow({ version: '9.9.9' })]));
         expect(withQuery).toMatchObject({ status: 400, body: { error: { code: 'invalid_query_params' } } });
-        expect(await store.listDeployedFlows()).toEqual(previous);
+        expect(await store.deployments.listDeployedFlows()).toEqual(previous);
     });
 
     it('ignores top-level fields it has no use for', async () => {
         const response = await deploy(deployBody([syncFlow({ version: '1.0.2' })], { source: 'repo', somethingNew: { a: 1 } }));
         expect(response.status, JSON.stringify(response.body)).toBe(200);
-        expect(names(await store.listDeployedFlows())).toEqual(['sync:calls@1.0.2']);
+        expect(names(await store.deployments.listDeployedFlows())).toEqual(['sync:calls@1.0.2']);
     });
 
     it('accepts a deploy larger than Fastify’s default 1 MiB body limit', async () => {
         const bigJs = `${JS}/*${'x'.repeat(2 * 1024 * 1024)}*/\n`;
         const response = await deploy(deployBody([syncFlow({ version: '1.0.3', fileBody: { js: bigJs, ts: TS } })]));
         expect(response.status).toBe(200);
-        expect((await store.getDeployedFlow(KEY, 'calls'))?.js.length).toBe(bigJs.length);
+        expect((await store.deployments.getDeployedFlow(KEY, 'calls'))?.js.length).toBe(bigJs.length);
     });
 
     it('numbers unversioned scripts: 0.0.1 first, then one patch up per deploy', async () => {
         const unversioned = actionFlow({ version: '' });
         await deploy(deployBody([syncFlow({ version: '1.0.3' }), unversioned]));
-        expect((await store.getDeployedFlow(KEY, 'create-note'))?.version).toBe('0.0.1');
+        expect((await store.deployments.getDeployedFlow(KEY, 'create-note'))?.version).toBe('0.0.1');
         await deploy(deployBody([syncFlow({ version: '1.0.3' }), unversioned]));
-        expect((await store.getDeployedFlow(KEY, 'create-note'))?.version).toBe('0.0.2');
+        expect((await store.deployments.getDeployedFlow(KEY, 'create-note'))?.version).toBe('0.0.2');
     });
 
     it('reports and performs removals only on a full deploy; a single-script deploy leaves the rest', async () => {
         const contacts = syncFlow({ syncName: 'contacts', models: ['Contact'], endpoints: [{ method: 'GET', path: '/contacts' }] });
         await deploy(deployBody([syncFlow(), actionFlow(), contacts]));
-        expect(names(await store.listDeployedFlows())).toEqual(['sync:calls@1.0.0', 'sync:contacts@1.0.0', 'action:create-note@0.1.0']);
+        expect(names(await store.deployments.listDeployedFlows())).toEqual([
+            'sync:calls@1.0.0',
+            'sync:contacts@1.0.0',
+            'action:create-note@0.1.0'
+        ]);
 
         const full = await confirm(confirmationBody([syncFlow()]));
         expect(full.deletedSyncs).toEqual([{ name: 'contacts', providerConfigKey: KEY, auto_start: true, connections: 1 }]);
@@ -323,11 +334,15 @@ describe('deploy API', () => {
         expect(single).toMatchObject({ deletedSyncs: [], deletedActions: [], deletedModels: [] });
 
         await deploy(deployBody([syncFlow({ version: '1.1.0' })], { singleDeployMode: true }));
-        expect(names(await store.listDeployedFlows())).toEqual(['sync:calls@1.1.0', 'sync:contacts@1.0.0', 'action:create-note@0.1.0']);
+        expect(names(await store.deployments.listDeployedFlows())).toEqual([
+            'sync:calls@1.1.0',
+            'sync:contacts@1.0.0',
+            'action:create-note@0.1.0'
+        ]);
 
         await deploy(deployBody([syncFlow({ version: '1.1.0' })]));
-        expect(names(await store.listDeployedFlows())).toEqual(['sync:calls@1.1.0']);
-        expect(await store.getDeployedFlow(KEY, 'contacts')).toBeUndefined();
+        expect(names(await store.deployments.listDeployedFlows())).toEqual(['sync:calls@1.1.0']);
+        expect(await store.deployments.getDeployedFlow(KEY, 'contacts')).toBeUndefined();
     });
 
     it('stores on-event scripts and lists them under on-events', async () => {
@@ -411,18 +426,20 @@ describe('deployed flows in the store', () => {
     it('writes a deployment all or nothing, and keeps it across a reopen', async () => {
         const store = await openStore({ dir: tmp.dir });
         try {
-            await store.deployFlows([flow('calls', JS)], { reconcile: true });
-            const before = await store.listDeployedFlows();
+            await store.deployments.deployFlows([flow('calls', JS)], { reconcile: true });
+            const before = await store.deployments.listDeployedFlows();
             // The second flow breaks the table's non-empty JS check after the first was written and the old set removed.
-            await expect(store.deployFlows([flow('other', JS), flow('broken', '')], { reconcile: true })).rejects.toThrow();
-            await expect(store.deployFlows([flow('calls', JS), flow('calls', JS)], { reconcile: false })).rejects.toThrow(/twice/);
-            expect(await store.listDeployedFlows()).toEqual(before);
+            await expect(store.deployments.deployFlows([flow('other', JS), flow('broken', '')], { reconcile: true })).rejects.toThrow();
+            await expect(store.deployments.deployFlows([flow('calls', JS), flow('calls', JS)], { reconcile: false })).rejects.toThrow(
+                /twice/
+            );
+            expect(await store.deployments.listDeployedFlows()).toEqual(before);
         } finally {
             await store.close();
         }
         const reopened = await openStore({ dir: tmp.dir });
         try {
-            expect((await reopened.listDeployedFlows()).map((stored) => stored.name)).toEqual(['calls']);
+            expect((await reopened.deployments.listDeployedFlows()).map((stored) => stored.name)).toEqual(['calls']);
         } finally {
             await reopened.close();
         }

@@ -20,32 +20,27 @@ export {
     type RunningNangoServer,
     type StartNangoServerOptions
 } from './server.js';
+export { openStore, DEFAULT_STORE_DIR, StoreInUseError, type LocalStore, type OpenStoreOptions } from './database.js';
 export {
-    openStore,
-    DEFAULT_STORE_DIR,
     InvalidCursorError,
-    StoreInUseError,
-    SyncAlreadyRunningError,
-    UnknownConnectionError,
-    RUN_STALE_AFTER_MS,
+    type ListRecordsQuery,
+    type ListRecordsResult,
+    type NangoRecord,
+    type PruneQuery,
+    type PruneResult,
+    type RecordsStore,
+    type SaveSummary,
+    type SearchRecordsQuery
+} from './records.js';
+export { UnknownConnectionError, type ConnectionsStore, type StoredConnection } from './connections.js';
+export { RUN_STALE_AFTER_MS, SyncAlreadyRunningError, type RunLogLine, type RunsStore, type StartedRun, type SyncRun } from './runs.js';
+export {
     type DeployedFlow,
     type DeployedFlowEndpoint,
     type DeployedFlowKey,
     type DeployedFlowType,
     type DeployFlowInput,
     type DeployFlowsResult,
-    type ListRecordsQuery,
-    type ListRecordsResult,
-    type NangoRecord,
-    type OpenStoreOptions,
-    type PruneQuery,
-    type PruneResult,
-    type RecordStore,
-    type SearchRecordsQuery,
-    type RunLogLine,
-    type SaveSummary,
-    type StartedRun,
-    type SyncRun,
-    type StoredConnection
-} from './store.js';
+    type DeploymentsStore
+} from './deployments.js';
 export { StoreDamagedError } from './store-folder.js';

@@ -3,7 +3,8 @@ import { z } from 'zod';
 
 import { sendError, zodErrorToHttp } from './http-errors.js';
 import { PROVIDER } from './proxy.js';
-import { SyncAlreadyRunningError, type RecordStore } from './store.js';
+import type { LocalStore } from './database.js';
+import { SyncAlreadyRunningError } from './runs.js';
 
 /**
  * The local counterpart of Nango's persist service: what a runner in another process writes through
@@ -12,7 +13,7 @@ import { SyncAlreadyRunningError, type RecordStore } from './store.js';
  */
 
 export interface PersistApiOptions {
-    store: RecordStore;
+    store: LocalStore;
     /** Where the server's proxy forwards; a runner checks it matches the Clari it meant to sync. */
     clariBaseUrl: string;
 }
@@ -56,7 +57,7 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
         if (!body.success) {
             return invalid(reply, body.error, 'invalid_body');
         }
-        await store.upsertConnection({ connectionId: params.data.connectionId, provider: PROVIDER, ...body.data });
+        await store.connections.upsertConnection({ connectionId: params.data.connectionId, provider: PROVIDER, ...body.data });
         return reply.code(204).send();
     });
 
@@ -66,7 +67,7 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
             return invalid(reply, body.error, 'invalid_body');
         }
         try {
-            return await reply.code(201).send(await store.startRun(body.data.connectionId, body.data.syncName, body.data.runner));
+            return await reply.code(201).send(await store.runs.startRun(body.data.connectionId, body.data.syncName, body.data.runner));
         } catch (error) {
             if (error instanceof SyncAlreadyRunningError) {
                 return sendError(reply, 409, 'sync_already_running', { message: error.message });
@@ -80,7 +81,7 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
         if (!params.success) {
             return invalid(reply, params.error, 'invalid_uri_params');
         }
-        return reply.send({ alive: await store.heartbeatRun(params.data.runId) });
+        return reply.send({ alive: await store.runs.heartbeatRun(params.data.runId) });
     });
 
     app.post('/persist/runs/:runId/finish', async (request, reply) => {
@@ -93,7 +94,7 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
             return invalid(reply, body.error, 'invalid_body');
         }
         try {
-            await store.finishRun(params.data.runId, body.data.status, body.data.summary);
+            await store.runs.finishRun(params.data.runId, body.data.status, body.data.summary);
         } catch (error) {
             return sendError(reply, 409, 'run_not_running', { message: error instanceof Error ? error.message : String(error) });
         }
@@ -109,7 +110,7 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
         if (!body.success) {
             return invalid(reply, body.error, 'invalid_body');
         }
-        await store.appendRunLogs(
+        await store.runs.appendRunLogs(
             params.data.runId,
             body.data.lines.map((line) => ({ ...line, createdAt: new Date(line.createdAt) }))
         );
@@ -123,7 +124,7 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
         }
         const { connectionId, model, executionId, records } = body.data;
         try {
-            return await reply.send(await store.saveRecords(connectionId, model, records, executionId));
+            return await reply.send(await store.records.saveRecords(connectionId, model, records, executionId));
         } catch (error) {
             if (error instanceof TypeError) {
                 return sendError(reply, 400, 'invalid_body', { message: error.message });
@@ -138,7 +139,7 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
             return invalid(reply, body.error, 'invalid_body');
         }
         const { connectionId, model, executionId, ids } = body.data;
-        return reply.send(await store.deleteRecords(connectionId, model, ids, executionId));
+        return reply.send(await store.records.deleteRecords(connectionId, model, ids, executionId));
     });
 
     app.post('/persist/records/delete-previous', async (request, reply) => {
@@ -147,6 +148,6 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
             return invalid(reply, body.error, 'invalid_body');
         }
         const { connectionId, model, executionId } = body.data;
-        return reply.send(await store.deleteRecordsFromPreviousExecutions(connectionId, model, executionId));
+        return reply.send(await store.records.deleteRecordsFromPreviousExecutions(connectionId, model, executionId));
     });
 }

@@ -10,10 +10,11 @@ import {
     type HttpMethod,
     type ProxyAttempt
 } from './proxy.js';
-import type { RecordStore, StoredConnection } from './store.js';
+import type { StoredConnection } from './connections.js';
+import type { LocalStore } from './database.js';
 
 export interface ProxyRouteOptions {
-    store: RecordStore;
+    store: LocalStore;
     clariBaseUrl: string;
     baseDelayMs?: number | undefined;
     timeoutMs?: number | undefined;
@@ -105,7 +106,7 @@ export function registerProxyRoute(app: FastifyInstance, options: ProxyRouteOpti
                 return sendError(reply, 400, 'invalid_headers', { errors: zodErrorToHttp(headers.error) });
             }
             const connectionId = headers.data['connection-id'];
-            const connection = await options.store.getConnection(connectionId, headers.data['provider-config-key']);
+            const connection = await options.store.connections.getConnection(connectionId, headers.data['provider-config-key']);
             if (!connection) {
                 return sendError(reply, 404, 'unknown_connection', { message: `Connection ${connectionId} does not exist` });
             }

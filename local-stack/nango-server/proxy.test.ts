@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { createClariProxy, ProxyTargetError, ProxyNetworkError, type ProxyAttempt } from './proxy.js';
 import { startNangoServer, type RunningNangoServer } from './server.js';
-import { openStore, type RecordStore } from './store.js';
+import { openStore, type LocalStore } from './database.js';
 import { makeTempDir } from './test-helpers.js';
 
 const SECRET = 'proxy-test-secret';
@@ -54,14 +54,14 @@ async function startFakeUpstream(): Promise<{ url: string; seen: Seen[]; app: Fa
 describe('Clari proxy', () => {
     const tmp = makeTempDir('proxy-test');
     let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
-    let store: RecordStore;
+    let store: LocalStore;
     let server: RunningNangoServer;
     let nango: Nango;
 
     beforeAll(async () => {
         upstream = await startFakeUpstream();
         store = await openStore({ dir: tmp.dir });
-        await store.upsertConnection({
+        await store.connections.upsertConnection({
             connectionId: CONN,
             providerConfigKey: KEY,
             provider: 'clari-copilot',

@@ -5,7 +5,7 @@ import { isBigintId, isPgTimestamp } from './pg-input.js';
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = Record<string, JsonValue>;
 
-function isJsonObject(value: JsonValue): value is JsonObject {
+export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -38,6 +38,14 @@ export interface RecordCursor {
     /** updated_at as Postgres renders it (microseconds kept). */
     sort: string;
     id: string;
+}
+
+/** A cursor this store did not hand out: readers answer it with a 400, never a database error. */
+export class InvalidCursorError extends Error {
+    constructor() {
+        super('invalid cursor');
+        this.name = 'InvalidCursorError';
+    }
 }
 
 // Same layout as Nango's cursor (base64 of "<updated_at>||<id>"); clients must treat it as opaque.

@@ -3,7 +3,8 @@ import { z } from 'zod';
 
 import { rejectQuery, sendError, zodErrorToHttp } from './http-errors.js';
 import { isPgTimestamp, pgText } from './pg-input.js';
-import { InvalidCursorError, MAX_LIMIT, type RecordStore } from './store.js';
+import type { LocalStore } from './database.js';
+import { InvalidCursorError, MAX_LIMIT } from './records.js';
 
 const LOOKBACK_MS = 365 * 24 * 60 * 60 * 1000;
 
@@ -57,13 +58,13 @@ function modelName(model: string, variant: string | undefined): string {
 }
 
 /** The connection the `Connection-Id` and `Provider-Config-Key` headers name, or the 400 Nango sends instead. */
-async function connectionFromHeaders(store: RecordStore, request: FastifyRequest, reply: FastifyReply): Promise<string | FastifyReply> {
+async function connectionFromHeaders(store: LocalStore, request: FastifyRequest, reply: FastifyReply): Promise<string | FastifyReply> {
     const headers = recordsHeadersSchema.safeParse(request.headers);
     if (!headers.success) {
         return sendError(reply, 400, 'invalid_headers', { errors: zodErrorToHttp(headers.error) });
     }
     const connectionId = headers.data['connection-id'];
-    const connection = await store.getConnection(connectionId, headers.data['provider-config-key']);
+    const connection = await store.connections.getConnection(connectionId, headers.data['provider-config-key']);
     if (!connection) {
         return sendError(reply, 400, 'unknown_connection', {
             message: 'Provided ConnectionId and ProviderConfigKey does not match a valid connection'
@@ -73,13 +74,13 @@ async function connectionFromHeaders(store: RecordStore, request: FastifyRequest
 }
 
 export interface RecordsApiOptions {
-    store: RecordStore;
+    store: LocalStore;
     /** Sync endpoint path (as declared in nango.yaml, without /v1) => model it serves. */
     syncEndpoints: Readonly<Record<string, string>>;
 }
 
 async function serveRecords(
-    store: RecordStore,
+    store: LocalStore,
     request: FastifyRequest,
     reply: FastifyReply,
     model: string,
@@ -90,7 +91,7 @@ async function serveRecords(
         return connectionId;
     }
     try {
-        const result = await store.listRecords({
+        const result = await store.records.listRecords({
             connectionId,
             model: modelName(model, query.variant),
             modifiedAfter: query.modified_after ?? query.delta,
@@ -137,7 +138,7 @@ export function registerRecordsApi(app: FastifyInstance, options: RecordsApiOpti
             return connectionId;
         }
         try {
-            const result = await options.store.pruneRecords({
+            const result = await options.store.records.pruneRecords({
                 connectionId,
                 model: modelName(body.data.model, body.data.variant),
                 untilCursor: body.data.until_cursor,

@@ -1,4 +1,6 @@
-import { SyncAlreadyRunningError, type DeployedFlow, type RecordStore, type SyncRun } from './store.js';
+import type { LocalStore } from './database.js';
+import type { DeployedFlow } from './deployments.js';
+import { SyncAlreadyRunningError, type SyncRun } from './runs.js';
 
 /**
  * The local counterpart of Nango's orchestrator: runs every deployed sync for every connection of its
@@ -40,7 +42,7 @@ export interface SyncJob {
 export type RunJob = (job: SyncJob) => Promise<void>;
 
 export interface SchedulerOptions {
-    store: RecordStore;
+    store: LocalStore;
     runJob: RunJob;
     /** A run that failed or could not start (job null: looking for due runs failed); for the server's console. */
     onJobError?: ((job: SyncJob | null, error: unknown) => void) | undefined;
@@ -135,7 +137,8 @@ export class SyncScheduler {
         mode: SyncMode
     ): Promise<void> {
         const flows = await this.syncFlows(providerConfigKey, syncNames);
-        const connections = connectionId === undefined ? await this.options.store.listConnectionIds(providerConfigKey) : [connectionId];
+        const connections =
+            connectionId === undefined ? await this.options.store.connections.listConnectionIds(providerConfigKey) : [connectionId];
         for (const flow of flows) {
             for (const id of connections) {
                 const key = jobKey(flow, id);
@@ -152,7 +155,8 @@ export class SyncScheduler {
 
     async status(providerConfigKey: string, syncNames: readonly string[], connectionId: string | undefined): Promise<SyncStatus[]> {
         const flows = await this.syncFlows(providerConfigKey, syncNames);
-        const connections = connectionId === undefined ? await this.options.store.listConnectionIds(providerConfigKey) : [connectionId];
+        const connections =
+            connectionId === undefined ? await this.options.store.connections.listConnectionIds(providerConfigKey) : [connectionId];
         const statuses: SyncStatus[] = [];
         for (const flow of flows) {
             for (const id of connections) {
@@ -164,14 +168,14 @@ export class SyncScheduler {
 
     private async statusOf(flow: DeployedFlow, connectionId: string): Promise<SyncStatus> {
         const { store } = this.options;
-        const runs = await store.listRuns({ connectionId, syncName: flow.name, limit: 50 });
+        const runs = await store.runs.listRuns({ connectionId, syncName: flow.name, limit: 50 });
         const latest = runs[0];
         const finished = runs.find((run) => run.status !== 'running');
         const lastSuccess = runs.find((run) => run.status === 'success');
         const succeededBefore = latest !== undefined && runs.some((run) => run.status === 'success' && run.startedAt < latest.startedAt);
         const state = this.jobs.get(jobKey(flow, connectionId));
         const counts = await Promise.all(
-            flow.models.map(async (model) => [model, await store.countLiveRecords(connectionId, model)] as const)
+            flow.models.map(async (model) => [model, await store.records.countLiveRecords(connectionId, model)] as const)
         );
         return {
             id: jobKey(flow, connectionId),
@@ -188,7 +192,7 @@ export class SyncScheduler {
     }
 
     private async syncFlows(providerConfigKey: string, syncNames: readonly string[]): Promise<DeployedFlow[]> {
-        const deployed = (await this.options.store.listDeployedFlows()).filter(
+        const deployed = (await this.options.store.deployments.listDeployedFlows()).filter(
             (flow) => flow.type === 'sync' && flow.providerConfigKey === providerConfigKey
         );
         if (syncNames.length === 0) {
@@ -207,14 +211,16 @@ export class SyncScheduler {
         if (this.stopped) {
             return;
         }
-        const flows = (await this.options.store.listDeployedFlows()).filter((flow) => flow.type === 'sync' && flow.autoStart && flow.runs);
+        const flows = (await this.options.store.deployments.listDeployedFlows()).filter(
+            (flow) => flow.type === 'sync' && flow.autoStart && flow.runs
+        );
         for (const flow of flows) {
-            for (const connectionId of await this.options.store.listConnectionIds(flow.providerConfigKey)) {
+            for (const connectionId of await this.options.store.connections.listConnectionIds(flow.providerConfigKey)) {
                 const key = jobKey(flow, connectionId);
                 let state = this.jobs.get(key);
                 if (!state) {
                     // First sight: due now if the sync never succeeded, else one interval after its last successful start.
-                    const last = await this.options.store.lastSuccessfulRunStart(connectionId, flow.name);
+                    const last = await this.options.store.runs.lastSuccessfulRunStart(connectionId, flow.name);
                     state = { nextAt: last ? last.getTime() + intervalOf(flow) : Date.now(), running: null, again: null };
                     this.jobs.set(key, state);
                 }

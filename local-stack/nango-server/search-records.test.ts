@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { InvalidCursorError, openStore, type RecordStore } from './store.js';
+import { openStore, type LocalStore } from './database.js';
+import { InvalidCursorError } from './records.js';
 import { makeTempDir } from './test-helpers.js';
 
 const MODEL = 'Call';
@@ -8,19 +9,19 @@ const CONNECTION = 'search';
 
 describe('searchRecords', () => {
     const tmp = makeTempDir('search-records-test');
-    let store: RecordStore;
+    let store: LocalStore;
 
     beforeAll(async () => {
         store = await openStore({ dir: tmp.dir });
         const titles = ['Quarterly review', 'Intro call', 'QUARTERLY planning', '100% renewal', 'A_B test', 'back\\slash', 'Demo'];
-        await store.saveRecords(
+        await store.records.saveRecords(
             CONNECTION,
             MODEL,
             titles.map((title, index) => ({ id: `c${index}`, title })),
             'e1'
         );
-        await store.saveRecords(CONNECTION, MODEL, [{ id: 'untitled', title: null }], 'e1');
-        await store.saveRecords('other', MODEL, [{ id: 'elsewhere', title: 'Quarterly review' }], 'e1');
+        await store.records.saveRecords(CONNECTION, MODEL, [{ id: 'untitled', title: null }], 'e1');
+        await store.records.saveRecords('other', MODEL, [{ id: 'elsewhere', title: 'Quarterly review' }], 'e1');
     });
 
     afterAll(async () => {
@@ -29,13 +30,13 @@ describe('searchRecords', () => {
     });
 
     const search = async (text: string, options: { limit?: number; cursor?: string } = {}) =>
-        store.searchRecords({ connectionId: CONNECTION, model: MODEL, text, ...options });
+        store.records.searchRecords({ connectionId: CONNECTION, model: MODEL, text, ...options });
 
     it('finds titles containing the text, any case, in the records API order and shape', async () => {
         const found = await search('quarterly');
         expect(found.records.map((record) => record.id)).toEqual(['c0', 'c2']);
         expect(found.next_cursor).toBeNull();
-        const listed = await store.listRecords({ connectionId: CONNECTION, model: MODEL, ids: ['c0', 'c2'] });
+        const listed = await store.records.listRecords({ connectionId: CONNECTION, model: MODEL, ids: ['c0', 'c2'] });
         expect(found.records).toEqual(listed.records);
     });
 
@@ -60,7 +61,7 @@ describe('searchRecords', () => {
     it('moves a record saved again between pages to the end, as the records API does', async () => {
         const first = await search('a', { limit: 4 });
         expect(first.records.map((record) => record.id)).toEqual(['c0', 'c1', 'c2', 'c3']);
-        await store.saveRecords(CONNECTION, MODEL, [{ id: 'c1', title: 'Intro call, rescheduled' }], 'e2');
+        await store.records.saveRecords(CONNECTION, MODEL, [{ id: 'c1', title: 'Intro call, rescheduled' }], 'e2');
         const second = await search('a', { limit: 4, cursor: first.next_cursor ?? '' });
         expect(second.records.map((record) => record.id)).toEqual(['c4', 'c5', 'c1']);
     });

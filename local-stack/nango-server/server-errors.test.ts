@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 
 import { startNangoServer, type RunningNangoServer } from './server.js';
 import { describeServerError } from './server-log.js';
-import { openStore, type RecordStore } from './store.js';
+import { openStore, type LocalStore } from './database.js';
 import { makeTempDir } from './test-helpers.js';
 
 const SECRET = 'server-errors-secret';
@@ -13,15 +13,15 @@ const CONN = 'conn-errors';
 
 describe('server errors', () => {
     const tmp = makeTempDir('server-errors-test');
-    let store: RecordStore;
+    let store: LocalStore;
     const servers: RunningNangoServer[] = [];
 
     /** A server whose store fails every connection lookup with `failure`. */
     const serverFailingWith = async (failure: Error, dir?: string): Promise<RunningNangoServer> => {
-        const failing: RecordStore = {
+        const failing: LocalStore = {
             ...store,
             ...(dir === undefined ? {} : { dir }),
-            getConnection: () => Promise.reject(failure)
+            connections: { ...store.connections, getConnection: () => Promise.reject(failure) }
         };
         const server = await startNangoServer({ store: failing, secretKey: SECRET, port: 0, clariBaseUrl: 'http://127.0.0.1:9' });
         servers.push(server);

@@ -2,7 +2,7 @@ import { Nango } from '@nangohq/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startNangoServer, type RunningNangoServer } from './server.js';
-import { openStore, type RecordStore } from './store.js';
+import { openStore, type LocalStore } from './database.js';
 import { makeTempDir } from './test-helpers.js';
 
 const SECRET = 'local-secret-key';
@@ -14,7 +14,7 @@ type Filter = NonNullable<Parameters<Nango['listRecords']>[0]['filter']>;
 
 describe('local Nango server', () => {
     const tmp = makeTempDir('server-test');
-    let store: RecordStore;
+    let store: LocalStore;
     let server: RunningNangoServer;
     let nango: Nango;
     /** Every Call record in the order Nango must return them. */
@@ -30,7 +30,7 @@ describe('local Nango server', () => {
 
     beforeAll(async () => {
         store = await openStore({ dir: tmp.dir });
-        await store.upsertConnection({
+        await store.connections.upsertConnection({
             connectionId: CONN,
             providerConfigKey: KEY,
             provider: 'clari-copilot',
@@ -39,15 +39,15 @@ describe('local Nango server', () => {
             metadata: { backfillDays: 3 }
         });
         const ids = Array.from({ length: 10 }, (_, i) => `c${i + 1}`);
-        await store.saveRecords(
+        await store.records.saveRecords(
             CONN,
             'Call',
             ids.map((id) => ({ id, title: `call ${id}` })),
             'e1'
         );
-        await store.saveRecords(CONN, 'Call', [{ id: 'c2', title: 'renamed' }], 'e2');
-        await store.deleteRecords(CONN, 'Call', ['c3'], 'e3');
-        await store.saveRecords(CONN, 'Other', [{ id: 'o1' }], 'e1');
+        await store.records.saveRecords(CONN, 'Call', [{ id: 'c2', title: 'renamed' }], 'e2');
+        await store.records.deleteRecords(CONN, 'Call', ['c3'], 'e3');
+        await store.records.saveRecords(CONN, 'Other', [{ id: 'o1' }], 'e1');
         expectedOrder = [...ids.filter((id) => id !== 'c2' && id !== 'c3'), 'c2', 'c3'];
         server = await startNangoServer({ store, secretKey: SECRET, port: 0, clariBaseUrl: 'http://127.0.0.1:9' });
         nango = new Nango({ secretKey: SECRET, host: server.url });
@@ -228,14 +228,14 @@ describe('local Nango server', () => {
         const listPruneConn = () => nango.listRecords({ providerConfigKey: KEY, connectionId: PRUNE_CONN, model: 'Call' });
 
         beforeAll(async () => {
-            await store.upsertConnection({
+            await store.connections.upsertConnection({
                 connectionId: PRUNE_CONN,
                 providerConfigKey: KEY,
                 provider: KEY,
                 apiKey: 'k',
                 apiPassword: 'p'
             });
-            await store.saveRecords(
+            await store.records.saveRecords(
                 PRUNE_CONN,
                 'Call',
                 [

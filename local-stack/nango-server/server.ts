@@ -5,7 +5,6 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { z } from 'zod';
 
 import { PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
-import { isDashboardRequest, registerDashboard } from '../dashboard/index.js';
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
 import { registerDeployApi } from './deploy-api.js';
 import { SyncScheduler, type RunJob, type SyncJob } from './scheduler.js';
@@ -17,13 +16,32 @@ import { registerPersistApi } from './persist-api.js';
 import { registerProxyRoute } from './proxy-route.js';
 import { registerRecordsApi } from './records-api.js';
 import { logServerError } from './server-log.js';
-import { UnknownConnectionError, type RecordStore, type StoredConnection } from './store.js';
+import { UnknownConnectionError, type StoredConnection } from './connections.js';
+import type { LocalStore } from './database.js';
 
 export const DEFAULT_PROVIDER_CONFIG_KEY = PROVIDER_CONFIG_KEY;
 export const DEFAULT_PORT = 3003;
 
+/** What the server hands an add-on when it mounts it. */
+export interface AddOnContext {
+    store: LocalStore;
+    /** Null when the server runs no syncs. */
+    scheduler: SyncScheduler | null;
+    providerConfigKey: string;
+}
+
+/**
+ * Something an entry point mounts beside the API (the dashboard): the server knows only this shape, so the
+ * API never depends on what is built on top of it.
+ */
+export interface ServerAddOn {
+    /** Requests it serves without the API's bearer token (browsers cannot send one); it must guard them itself. */
+    isPublicRequest(request: FastifyRequest): boolean;
+    register(app: FastifyInstance, context: AddOnContext): void;
+}
+
 export interface NangoServerOptions {
-    store: RecordStore;
+    store: LocalStore;
     /** Clients must send `Authorization: Bearer <secretKey>` (NANGO_SECRET_KEY_DEV for the CLI). */
     secretKey: string;
     /** Where /proxy/* forwards; defaults to the provider's real base URL. */
@@ -42,6 +60,7 @@ export interface NangoServerOptions {
     runJob?: RunJob | undefined;
     onJobError?: ((job: SyncJob | null, error: unknown) => void) | undefined;
     onProxyAttempt?: ((attempt: ProxyAttempt & { connectionId: string }) => void) | undefined;
+    addOns?: readonly ServerAddOn[] | undefined;
 }
 
 export interface StartNangoServerOptions extends NangoServerOptions {
@@ -103,10 +122,10 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
     const expectedKey = digest(options.secretKey);
     const createdAt = new Date().toISOString();
     const app = Fastify({ logger: options.logger ?? false });
+    const addOns = options.addOns ?? [];
 
     app.addHook('onRequest', async (request, reply) => {
-        // Browsers cannot send the bearer token; the dashboard's routes guard themselves (local-stack/dashboard/index.ts).
-        if (isDashboardRequest(request)) {
+        if (addOns.some((addOn) => addOn.isPublicRequest(request))) {
             return undefined;
         }
         const header = request.headers.authorization;
@@ -153,7 +172,7 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
             return sendError(reply, 400, 'invalid_uri_params', { errors: zodErrorToHttp(params.error) });
         }
         const { id } = params.data;
-        const connection = await store.getConnection(id, query.data.provider_config_key);
+        const connection = await store.connections.getConnection(id, query.data.provider_config_key);
         if (!connection) {
             return sendError(reply, 404, 'unknown_connection', {
                 message: `Connection ${id} does not exist for ${query.data.provider_config_key}`
@@ -198,7 +217,9 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
             }
             const { connection_id: ids, provider_config_key: key, metadata } = body.data;
             for (const id of Array.isArray(ids) ? ids : [ids]) {
-                await (mode === 'set' ? store.setMetadata(id, key, metadata) : store.updateMetadata(id, key, metadata));
+                await (mode === 'set'
+                    ? store.connections.setMetadata(id, key, metadata)
+                    : store.connections.updateMetadata(id, key, metadata));
             }
             return reply.send({ connection_id: ids, provider_config_key: key, metadata });
         };
@@ -220,7 +241,9 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
         });
     }
     registerSyncApi(app, { store, scheduler });
-    registerDashboard(app, { store, scheduler, providerConfigKey });
+    for (const addOn of addOns) {
+        addOn.register(app, { store, scheduler, providerConfigKey });
+    }
     registerProxyRoute(app, {
         store,
         clariBaseUrl,

@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { openStore } from './store.js';
+import { openStore } from './database.js';
 import { restrictToOwner, StoreDamagedError } from './store-folder.js';
 import { makeTempDir } from './test-helpers.js';
 
@@ -43,7 +43,7 @@ describe.runIf(process.platform !== 'win32')('store folder permissions', () => {
         const store = await openStore({ dir });
         try {
             expect(notPrivate(dir)).toEqual([]);
-            await store.upsertConnection({
+            await store.connections.upsertConnection({
                 connectionId: 'c',
                 providerConfigKey: 'clari-copilot',
                 provider: 'clari-copilot',
@@ -51,8 +51,8 @@ describe.runIf(process.platform !== 'win32')('store folder permissions', () => {
                 apiPassword: 'password'
             });
             const records = Array.from({ length: 2000 }, (_, i) => ({ id: `r${i}`, body: 'x'.repeat(400) }));
-            await store.saveRecords('c', 'Call', records, 'e1');
-            await store.deleteRecords('c', 'Call', ['r1', 'r2'], 'e2');
+            await store.records.saveRecords('c', 'Call', records, 'e1');
+            await store.records.deleteRecords('c', 'Call', ['r1', 'r2'], 'e2');
         } finally {
             await store.close();
         }
@@ -141,7 +141,7 @@ describe('damaged store', () => {
     it.each(damages)('says which folder to remove when %s', async (_label, damage) => {
         const dir = fs.mkdtempSync(path.join(tmp.dir, 'store-'));
         const store = await openStore({ dir });
-        await store.saveRecords('c', 'Call', [{ id: 'a' }], 'e1');
+        await store.records.saveRecords('c', 'Call', [{ id: 'a' }], 'e1');
         await store.close();
         damage(path.join(dir, 'pgdata'));
 

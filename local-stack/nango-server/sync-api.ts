@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 import { rejectQuery, sendError, zodErrorToHttp } from './http-errors.js';
 import { UnknownSyncError, type SyncScheduler } from './scheduler.js';
-import type { RecordStore } from './store.js';
+import type { LocalStore } from './database.js';
 
 /** `POST /sync/trigger` and `GET /sync/status`, with Nango's shapes, as `@nangohq/node` calls them. */
 
@@ -32,7 +32,7 @@ const statusQuerySchema = z.strictObject({
 });
 
 export interface SyncApiOptions {
-    store: RecordStore;
+    store: LocalStore;
     /** Null when this server was started without a runner: it then runs no syncs. */
     scheduler: SyncScheduler | null;
 }
@@ -42,8 +42,8 @@ function syncNames(syncs: readonly z.infer<typeof syncName>[]): string[] {
     return syncs.map((sync) => (typeof sync === 'string' ? sync : sync.variant === 'base' ? sync.name : `${sync.name}::${sync.variant}`));
 }
 
-async function knownConnection(store: RecordStore, reply: FastifyReply, connectionId: string, providerConfigKey: string): Promise<boolean> {
-    if (await store.getConnection(connectionId, providerConfigKey)) {
+async function knownConnection(store: LocalStore, reply: FastifyReply, connectionId: string, providerConfigKey: string): Promise<boolean> {
+    if (await store.connections.getConnection(connectionId, providerConfigKey)) {
         return true;
     }
     await sendError(reply, 400, 'unknown_connection', {

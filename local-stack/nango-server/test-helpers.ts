@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import type { RecordStore } from './store.js';
+import type { LocalStore } from './database.js';
 
 export function makeTempDir(prefix: string): { dir: string; cleanup: () => void } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
@@ -20,12 +20,12 @@ export function sleep(ms: number): Promise<void> {
 
 /** The live (not deleted) records among `ids`, as saved: their data without `_nango_metadata`. */
 export async function liveRecords(
-    store: RecordStore,
+    store: LocalStore,
     connectionId: string,
     model: string,
     ids: string[]
 ): Promise<Map<string, Record<string, unknown>>> {
-    const { records } = await store.listRecords({ connectionId, model, ids, limit: 1000 });
+    const { records } = await store.records.listRecords({ connectionId, model, ids, limit: 1000 });
     return new Map(
         records
             .filter((record) => record._nango_metadata.deleted_at === null)

@@ -1,7 +1,8 @@
 import { createClariProxy } from '../nango-server/proxy.js';
 import type { RunJob, SyncJob } from '../nango-server/scheduler.js';
-import type { RecordStore } from '../nango-server/store.js';
+import type { LocalStore } from '../nango-server/database.js';
 import type { RunnerEvent } from './events.js';
+import { storePersist } from './persist.js';
 import { runSync, type RunSyncResult } from './run-sync.js';
 import { loadBundledSync, type SyncEntry } from './sandbox.js';
 
@@ -12,7 +13,7 @@ export interface RunObserver {
 }
 
 export interface DeployedRunnerOptions {
-    store: RecordStore;
+    store: LocalStore;
     /** Where the proxy sends the sync's requests, with the connection's credentials. */
     clariBaseUrl: string;
     observe?: ((job: SyncJob) => RunObserver) | undefined;
@@ -36,7 +37,7 @@ export function deployedSyncRunner(options: DeployedRunnerOptions): RunJob {
     };
 
     return async (job) => {
-        const connection = await options.store.getConnection(job.connectionId, job.flow.providerConfigKey);
+        const connection = await options.store.connections.getConnection(job.connectionId, job.flow.providerConfigKey);
         if (!connection) {
             throw new Error(`connection ${job.connectionId} of ${job.flow.providerConfigKey} no longer exists`);
         }
@@ -47,7 +48,7 @@ export function deployedSyncRunner(options: DeployedRunnerOptions): RunJob {
         });
         try {
             const result = await runSync({
-                persist: options.store,
+                persist: storePersist(options.store),
                 proxy,
                 connectionId: job.connectionId,
                 providerConfigKey: job.flow.providerConfigKey,

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { NangoSync } from '../../nango-integrations/models.js';
 import { startNangoServer, type RunningNangoServer } from '../nango-server/server.js';
-import { openStore, SyncAlreadyRunningError, type RecordStore } from '../nango-server/store.js';
+import { openStore, type LocalStore } from '../nango-server/database.js';
+import { SyncAlreadyRunningError } from '../nango-server/runs.js';
 import { liveRecords, makeTempDir } from '../nango-server/test-helpers.js';
 import { createHttpPersist, createServerProxy, LocalNangoRequestError, probeLocalNango, registerRemoteConnection } from './http-persist.js';
 import { runSync } from './run-sync.js';
@@ -22,7 +23,7 @@ const CALLS = [
 
 describe('runSync through the local Nango over HTTP', () => {
     const tmp = makeTempDir('http-persist');
-    let store: RecordStore;
+    let store: LocalStore;
     let server: RunningNangoServer;
     let clari: FastifyInstance;
     let seenKeys: string[];
@@ -75,8 +76,8 @@ describe('runSync through the local Nango over HTTP', () => {
         // The server's proxy added the connection's credentials; this process never had them.
         expect(seenKeys).toEqual(['key-1']);
         expect([...(await liveRecords(store, 'remote', 'Call', ['c1', 'c2'])).keys()]).toEqual(['c1']);
-        expect((await store.runLogs(first.runId)).map((line) => line.message)).toEqual(['saved two, deleted one']);
-        const [latest] = await store.listRuns({ connectionId: 'remote', limit: 1 });
+        expect((await store.runs.runLogs(first.runId)).map((line) => line.message)).toEqual(['saved two, deleted one']);
+        const [latest] = await store.runs.listRuns({ connectionId: 'remote', limit: 1 });
         expect(latest).toMatchObject({ runId: first.runId, status: 'success' });
 
         const second = await run('remote', async (nango) => {
@@ -98,7 +99,7 @@ describe('runSync through the local Nango over HTTP', () => {
         const refused = run('busy', () => Promise.resolve());
         await expect(refused).rejects.toBeInstanceOf(LocalNangoRequestError);
         await expect(refused).rejects.toThrow(/the calls sync of connection busy is already running/);
-        await expect(store.startRun('busy', 'calls', { pid: process.pid })).rejects.toBeInstanceOf(SyncAlreadyRunningError);
+        await expect(store.runs.startRun('busy', 'calls', { pid: process.pid })).rejects.toBeInstanceOf(SyncAlreadyRunningError);
         // Another connection is not held up.
         await expect(run('remote', () => Promise.resolve())).resolves.toMatchObject({ counts: { added: 0 } });
 
@@ -111,15 +112,15 @@ describe('runSync through the local Nango over HTTP', () => {
         const exited = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
         const deadPid = Number(exited.stdout);
         expect(deadPid).toBeGreaterThan(0);
-        const orphan = await store.startRun('orphaned', 'calls', { pid: deadPid });
+        const orphan = await store.runs.startRun('orphaned', 'calls', { pid: deadPid });
 
-        const next = await store.startRun('orphaned', 'calls', { pid: process.pid });
-        const runs = await store.listRuns({ connectionId: 'orphaned', limit: 5 });
+        const next = await store.runs.startRun('orphaned', 'calls', { pid: process.pid });
+        const runs = await store.runs.listRuns({ connectionId: 'orphaned', limit: 5 });
         expect(runs.find((r) => r.runId === orphan.runId)).toMatchObject({
             status: 'failed',
             summary: expect.stringMatching(/exited during the run/) as unknown
         });
         expect(runs.find((r) => r.runId === next.runId)?.status).toBe('running');
-        await store.finishRun(next.runId, 'success');
+        await store.runs.finishRun(next.runId, 'success');
     });
 });

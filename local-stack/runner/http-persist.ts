@@ -8,7 +8,8 @@ import {
     type ProxyRequest,
     type ProxyResponse
 } from '../nango-server/proxy.js';
-import type { ListRecordsResult, NangoRecord, SaveSummary, StartedRun } from '../nango-server/store.js';
+import type { ListRecordsResult, NangoRecord, SaveSummary } from '../nango-server/records.js';
+import type { StartedRun } from '../nango-server/runs.js';
 import type { Persist } from './persist.js';
 
 /**

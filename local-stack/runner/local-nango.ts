@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 import type { ProxyConfiguration } from '../../nango-integrations/models.js';
 import { ProxyNetworkError, type ClariProxy, type HttpMethod, type ProxyResponse } from '../nango-server/proxy.js';
-import type { NangoRecord } from '../nango-server/store.js';
+import type { NangoRecord } from '../nango-server/records.js';
 import { ProxyHttpError, ProxyRequestError, type RequestSummary } from './errors.js';
 import type { RunCounts, RunnerEvent } from './events.js';
 import type { Persist } from './persist.js';

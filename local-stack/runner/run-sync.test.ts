@@ -7,8 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canListRecords } from '../../nango-integrations/clari-copilot/record-lister.js';
 import type { NangoSync } from '../../nango-integrations/models.js';
 import { createClariProxy, type ClariProxy } from '../nango-server/proxy.js';
-import { openStore, type NangoRecord, type RecordStore } from '../nango-server/store.js';
+import { openStore, type LocalStore } from '../nango-server/database.js';
+import type { NangoRecord } from '../nango-server/records.js';
 import { liveRecords, makeTempDir } from '../nango-server/test-helpers.js';
+import { storePersist } from './persist.js';
 import { ProxyHttpError, ProxyRequestError, runSync, type RunnerEvent, type RunSyncOptions } from './run-sync.js';
 
 const KEY = 'clari-copilot';
@@ -38,7 +40,7 @@ async function startFakeClari(): Promise<{ app: FastifyInstance; url: string; hi
 
 describe('runSync', () => {
     const tmp = makeTempDir('runner-test');
-    let store: RecordStore;
+    let store: LocalStore;
     let clari: Awaited<ReturnType<typeof startFakeClari>>;
     let proxy: ClariProxy;
     let connectionCount = 0;
@@ -46,7 +48,7 @@ describe('runSync', () => {
     /** A fresh connection per test keeps runs and records independent. */
     async function connection(metadata: Record<string, unknown> | null = null): Promise<string> {
         const connectionId = `conn-${++connectionCount}`;
-        await store.upsertConnection({
+        await store.connections.upsertConnection({
             connectionId,
             providerConfigKey: KEY,
             provider: 'clari-copilot',
@@ -58,7 +60,15 @@ describe('runSync', () => {
     }
 
     function run(connectionId: string, fetchData: (nango: NangoSync) => Promise<void>, extra: Partial<RunSyncOptions> = {}) {
-        return runSync({ persist: store, connectionId, providerConfigKey: KEY, syncName: 'calls', proxy, fetchData, ...extra });
+        return runSync({
+            persist: storePersist(store),
+            connectionId,
+            providerConfigKey: KEY,
+            syncName: 'calls',
+            proxy,
+            fetchData,
+            ...extra
+        });
     }
 
     beforeAll(async () => {
@@ -109,7 +119,7 @@ describe('runSync', () => {
         expect(events[4]).toEqual({ type: 'log', level: 'warn', message: 'fetched {"calls":3}' });
         expect(events[5]).toMatchObject({ type: 'run-end', status: 'success' });
 
-        const listed = await store.listRecords({ connectionId, model: 'Call' });
+        const listed = await store.records.listRecords({ connectionId, model: 'Call' });
         expect(listed.records.map((r) => [r.id, r._nango_metadata.last_action])).toEqual([
             ['call-1', 'ADDED'],
             ['call-3', 'ADDED'],
@@ -151,7 +161,7 @@ describe('runSync', () => {
             )
         ).rejects.toBe(boom);
         expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'failed', error: 'Error: sync exploded' });
-        expect(await store.lastSuccessfulRunStart(connectionId, 'calls')).toEqual(ok.startedAt);
+        expect(await store.runs.lastSuccessfulRunStart(connectionId, 'calls')).toEqual(ok.startedAt);
         // Batches saved before the failure stay, as in Nango.
         expect([...(await liveRecords(store, connectionId, 'Call', ['a', 'b'])).keys()].sort()).toEqual(['a', 'b']);
 
@@ -238,16 +248,16 @@ describe('runSync', () => {
     it('offers listRecords as Nango runner does: every record of the model, deleted and pruned ones included', async () => {
         const connectionId = await connection();
         const ids = Array.from({ length: 105 }, (_, index) => `r${String(index).padStart(3, '0')}`);
-        await store.saveRecords(
+        await store.records.saveRecords(
             connectionId,
             'Call',
             ids.map((id) => ({ id, title: id })),
             'e0'
         );
-        await store.saveRecords(connectionId, 'Other', [{ id: 'elsewhere' }], 'e0');
-        await store.deleteRecords(connectionId, 'Call', ['r001'], 'e0');
-        const first = (await store.listRecords({ connectionId, model: 'Call', limit: 1 })).records[0];
-        await store.pruneRecords({ connectionId, model: 'Call', untilCursor: first?._nango_metadata.cursor ?? '' });
+        await store.records.saveRecords(connectionId, 'Other', [{ id: 'elsewhere' }], 'e0');
+        await store.records.deleteRecords(connectionId, 'Call', ['r001'], 'e0');
+        const first = (await store.records.listRecords({ connectionId, model: 'Call', limit: 1 })).records[0];
+        await store.records.pruneRecords({ connectionId, model: 'Call', untilCursor: first?._nango_metadata.cursor ?? '' });
 
         const seen: unknown[] = [];
         let offered = false;
@@ -300,7 +310,7 @@ describe('runSync', () => {
             { metadata: { backfillDays: 1 } }
         );
         expect(seen).toEqual([{ backfillDays: 2 }, { backfillDays: 1 }]);
-        expect(await store.getMetadata(connectionId, KEY)).toEqual({ backfillDays: 2 });
+        expect(await store.connections.getMetadata(connectionId, KEY)).toEqual({ backfillDays: 2 });
     });
 
     it('offers only what the sync calls: NangoSync methods it does not use are absent, not stubbed', async () => {

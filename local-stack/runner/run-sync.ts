@@ -1,7 +1,7 @@
 import { PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
 import type { NangoSync } from '../../nango-integrations/models.js';
 import type { ClariProxy } from '../nango-server/proxy.js';
-import type { RunLogLine } from '../nango-server/store.js';
+import type { RunLogLine } from '../nango-server/runs.js';
 import { emptyCounts, type RunCounts, type RunnerEvent } from './events.js';
 import { thisRunner } from '../nango-server/lock.js';
 import { LocalNangoSync } from './local-nango.js';

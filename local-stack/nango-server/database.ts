@@ -1,0 +1,72 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { PGlite } from '@electric-sql/pglite';
+
+import { createConnectionsStore, type ConnectionsStore } from './connections.js';
+import { createDeploymentsStore, type DeploymentsStore } from './deployments.js';
+import { acquireDirLock } from './lock.js';
+import { createRecordsStore, type RecordsStore } from './records.js';
+import { createRunsStore, failRunsCutShort, type RunsStore } from './runs.js';
+import { migrate } from './schema.js';
+import { explainOpenFailure, openDatabase, restrictToOwner } from './store-folder.js';
+
+/**
+ * The local Nango's one database and its one owner: the process that holds the folder's lock opens the
+ * PGlite database, migrates it, and hands each concern its own narrow store over it. Nango splits the
+ * same concerns into services (records, persist, shared); here they share the database and nothing else.
+ */
+
+export { StoreInUseError } from './lock.js';
+
+export const DEFAULT_STORE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.nango-local');
+
+export interface LocalStore {
+    /** The folder holding the database and its lock. */
+    readonly dir: string;
+    readonly records: RecordsStore;
+    readonly connections: ConnectionsStore;
+    readonly runs: RunsStore;
+    readonly deployments: DeploymentsStore;
+    /** Closes the database, then releases the folder to the next owner. */
+    close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+    /** Folder holding the database and its lock; default `.nango-local/` at the repo root. */
+    dir?: string;
+    /** Rows per INSERT statement inside a batch transaction. */
+    chunkSize?: number;
+}
+
+export async function openStore(options: OpenStoreOptions = {}): Promise<LocalStore> {
+    const dir = path.resolve(options.dir ?? DEFAULT_STORE_DIR);
+    const lock = acquireDirLock(dir);
+    let db: PGlite;
+    try {
+        db = await openDatabase(dir, 'pgdata');
+        await migrate(db);
+        await failRunsCutShort(db);
+        restrictToOwner(dir);
+    } catch (err) {
+        lock.release();
+        throw explainOpenFailure(dir, err);
+    }
+    return {
+        dir,
+        records: createRecordsStore(db, { chunkSize: options.chunkSize ?? 500 }),
+        connections: createConnectionsStore(db),
+        runs: createRunsStore(db),
+        deployments: createDeploymentsStore(db),
+        async close() {
+            try {
+                if (!db.closed) {
+                    await db.close();
+                }
+                restrictToOwner(dir);
+            } finally {
+                lock.release();
+            }
+        }
+    };
+}

@@ -1,0 +1,188 @@
+import type { PGlite } from '@electric-sql/pglite';
+
+import { isProcessAlive, type Holder } from './lock.js';
+
+/** The sync runs: one running at a time per sync and connection, kept alive by heartbeats, with their log lines. */
+
+export type RunStatus = 'running' | 'success' | 'failed';
+
+export interface StartedRun {
+    runId: number;
+    /** Tags the records this run saves; what deleteRecordsFromPreviousExecutions compares against. */
+    executionId: string;
+    startedAt: Date;
+    /** The sync's lastSyncDate for this run: start of the newest successful run, undefined before the first one. */
+    lastSyncDate: Date | undefined;
+}
+
+export interface RunLogLine {
+    level: string;
+    message: string;
+    createdAt: Date;
+}
+
+export interface SyncRun {
+    runId: number;
+    connectionId: string;
+    syncName: string;
+    status: RunStatus;
+    startedAt: Date;
+    finishedAt: Date | null;
+    /** On success the run's counts as JSON; on failure the error. */
+    summary: string | null;
+}
+
+/** A runner that has not sent a heartbeat for this long is taken for dead, and its run for abandoned. */
+export const RUN_STALE_AFTER_MS = 30_000;
+
+/** The process running a sync; runners and the local Nango share one machine, so its liveness can be checked. */
+export type RunnerIdentity = Holder;
+
+/** Two runs of one sync for one connection never overlap, whichever process starts them. */
+export class SyncAlreadyRunningError extends Error {
+    override name = 'SyncAlreadyRunningError';
+    constructor(
+        readonly connectionId: string,
+        readonly syncName: string,
+        readonly runningSince: Date
+    ) {
+        super(
+            `the ${syncName} sync of connection ${connectionId} is already running (since ${runningSince.toISOString()}); ` +
+                'this run was not started, try again when that one has finished'
+        );
+    }
+}
+
+export interface RunsStore {
+    /**
+     * Throws SyncAlreadyRunningError while another run of the sync for the connection is alive: its runner
+     * process exists and has sent a heartbeat within RUN_STALE_AFTER_MS. Other running runs are abandoned.
+     */
+    startRun(connectionId: string, syncName: string, runner: RunnerIdentity): Promise<StartedRun>;
+    /** Keeps a run alive; false when the run is no longer running (finished, or given up as abandoned). */
+    heartbeatRun(runId: number): Promise<boolean>;
+    finishRun(runId: number, status: 'success' | 'failed', summary?: string): Promise<void>;
+    appendRunLogs(runId: number, lines: readonly RunLogLine[]): Promise<void>;
+    runLogs(runId: number): Promise<RunLogLine[]>;
+    /** Newest first. */
+    listRuns(query: { connectionId?: string | undefined; syncName?: string | undefined; limit: number }): Promise<SyncRun[]>;
+    /** The sync's lastSyncDate: start of the newest successful run, undefined before the first one. */
+    lastSuccessfulRunStart(connectionId: string, syncName: string): Promise<Date | undefined>;
+}
+
+const LAST_SUCCESS = `SELECT started_at FROM sync_runs WHERE connection_id = $1 AND sync_name = $2 AND status = 'success'
+     ORDER BY started_at DESC, id DESC LIMIT 1`;
+
+/** Only the store's owner calls this, on opening: it holds the folder's lock, so a run still "running" was cut short. */
+export async function failRunsCutShort(db: PGlite): Promise<void> {
+    await db.query(
+        `UPDATE sync_runs SET status = 'failed', finished_at = now(), summary = 'interrupted: the process exited during the run' WHERE status = 'running'`
+    );
+}
+
+export function createRunsStore(db: PGlite): RunsStore {
+    return {
+        async startRun(connectionId, syncName, runner) {
+            return db.transaction(async (tx) => {
+                const runningRows = await tx.query<{ id: number; started_at: Date; stale: boolean; runner: RunnerIdentity | null }>(
+                    `SELECT id, started_at, heartbeat_at < now() - $3::interval AS stale, runner FROM sync_runs
+                     WHERE connection_id = $1 AND sync_name = $2 AND status = 'running'`,
+                    [connectionId, syncName, `${RUN_STALE_AFTER_MS} milliseconds`]
+                );
+                for (const row of runningRows.rows) {
+                    const dead = row.runner !== null && !isProcessAlive(row.runner);
+                    if (!row.stale && !dead) {
+                        throw new SyncAlreadyRunningError(connectionId, syncName, row.started_at);
+                    }
+                    await tx.query(`UPDATE sync_runs SET status = 'failed', finished_at = now(), summary = $2 WHERE id = $1`, [
+                        row.id,
+                        dead
+                            ? `abandoned: its runner (process ${row.runner?.pid ?? '?'}) exited during the run`
+                            : 'abandoned: its runner stopped sending heartbeats (the process hung or lost the local Nango)'
+                    ]);
+                }
+                const last = await tx.query<{ started_at: Date }>(LAST_SUCCESS, [connectionId, syncName]);
+                const res = await tx.query<{ id: number; started_at: Date }>(
+                    `INSERT INTO sync_runs (connection_id, sync_name, started_at, heartbeat_at, status, runner)
+                     VALUES ($1, $2, now(), now(), 'running', $3::jsonb) RETURNING id, started_at`,
+                    [connectionId, syncName, JSON.stringify(runner)]
+                );
+                const row = res.rows[0];
+                if (!row) {
+                    throw new Error('could not record the run start');
+                }
+                return { runId: row.id, executionId: `run-${row.id}`, startedAt: row.started_at, lastSyncDate: last.rows[0]?.started_at };
+            });
+        },
+
+        async heartbeatRun(runId) {
+            const res = await db.query(`UPDATE sync_runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'`, [runId]);
+            return res.affectedRows === 1;
+        },
+
+        async appendRunLogs(runId, lines) {
+            if (lines.length === 0) {
+                return;
+            }
+            await db.query(
+                `INSERT INTO sync_run_logs (run_id, level, message, created_at)
+                 SELECT $1, level, message, created_at FROM jsonb_to_recordset($2::jsonb) AS t(level text, message text, created_at timestamptz)`,
+                [
+                    runId,
+                    JSON.stringify(
+                        lines.map((line) => ({ level: line.level, message: line.message, created_at: line.createdAt.toISOString() }))
+                    )
+                ]
+            );
+        },
+
+        async runLogs(runId) {
+            const res = await db.query<{ level: string; message: string; created_at: Date }>(
+                `SELECT level, message, created_at FROM sync_run_logs WHERE run_id = $1 ORDER BY id`,
+                [runId]
+            );
+            return res.rows.map((row) => ({ level: row.level, message: row.message, createdAt: row.created_at }));
+        },
+
+        async listRuns(query) {
+            const res = await db.query<{
+                id: number;
+                connection_id: string;
+                sync_name: string;
+                status: RunStatus;
+                started_at: Date;
+                finished_at: Date | null;
+                summary: string | null;
+            }>(
+                `SELECT id, connection_id, sync_name, status, started_at, finished_at, summary FROM sync_runs
+                 WHERE ($1::text IS NULL OR connection_id = $1) AND ($2::text IS NULL OR sync_name = $2)
+                 ORDER BY started_at DESC, id DESC LIMIT $3`,
+                [query.connectionId ?? null, query.syncName ?? null, query.limit]
+            );
+            return res.rows.map((row) => ({
+                runId: row.id,
+                connectionId: row.connection_id,
+                syncName: row.sync_name,
+                status: row.status,
+                startedAt: row.started_at,
+                finishedAt: row.finished_at,
+                summary: row.summary
+            }));
+        },
+
+        async finishRun(runId, status, summary) {
+            const res = await db.query(
+                `UPDATE sync_runs SET status = $2, finished_at = now(), summary = $3 WHERE id = $1 AND status = 'running'`,
+                [runId, status, summary ?? null]
+            );
+            if (res.affectedRows !== 1) {
+                throw new Error(`run ${runId} is not running`);
+            }
+        },
+
+        async lastSuccessfulRunStart(connectionId, syncName) {
+            const res = await db.query<{ started_at: Date }>(LAST_SUCCESS, [connectionId, syncName]);
+            return res.rows[0]?.started_at;
+        }
+    };
+}
