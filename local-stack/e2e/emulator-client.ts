@@ -4,9 +4,12 @@ import {
     DEFAULT_CREDENTIALS,
     startClariEmulator,
     type FaultRule,
+    type FaultRuleState,
     type MutationRequest,
     type MutationResult,
     type RunningClariEmulator,
+    type ScheduledMutation,
+    type ScheduledMutationStatus,
     type StartOptions,
     type StatsSnapshot
 } from '../emulator/index.js';
@@ -28,6 +31,12 @@ const truthPageSchema = z.object({
     nextOffset: z.number().optional(),
     calls: z.array(z.looseObject({ id: z.string(), private: z.boolean() }))
 });
+
+/** Clari's clock as the emulator runs it: the offset from the real clock, and what Clari's "now" is. */
+export interface ClariClock {
+    offsetMs: number;
+    now: string;
+}
 
 export interface TruthCall {
     id: string;
@@ -64,8 +73,50 @@ export class EmulatorControl {
         return (await this.call('POST', '/_control/mutate', request)) as MutationResult;
     }
 
+    /**
+     * Queues a mutation that applies just before the `afterListRequests`-th /calls request from now is answered
+     * (1 = the next one), e.g. to reschedule or delete a call in the middle of a sync's listing.
+     */
+    async queueMutation(request: MutationRequest, afterListRequests: number): Promise<ScheduledMutation> {
+        const body = (await this.call('POST', '/_control/mutate', { ...request, afterListRequests })) as { mutation: ScheduledMutation };
+        return body.mutation;
+    }
+
+    /** Queued mutations in queue order, with their status and, once applied, the ids they touched. */
+    async mutations(status?: ScheduledMutationStatus): Promise<ScheduledMutation[]> {
+        const query = status === undefined ? '' : `?status=${status}`;
+        return ((await this.call('GET', `/_control/mutations${query}`)) as { mutations: ScheduledMutation[] }).mutations;
+    }
+
+    async mutation(id: string): Promise<ScheduledMutation> {
+        return ((await this.call('GET', `/_control/mutations/${encodeURIComponent(id)}`)) as { mutation: ScheduledMutation }).mutation;
+    }
+
     async setFaults(rules: FaultRule[]): Promise<void> {
         await this.call('PUT', '/_control/faults', { rules });
+    }
+
+    /** The current rules, with how often each fired and, for counted rules, how many failures are left. */
+    async faults(): Promise<FaultRuleState[]> {
+        return ((await this.call('GET', '/_control/faults')) as { rules: FaultRuleState[] }).rules;
+    }
+
+    /** Whether calls with equal sort keys come in a different order on every /calls request. */
+    async setUnstableTies(unstableTies: boolean): Promise<void> {
+        await this.call('PUT', '/_control/ordering', { unstableTies });
+    }
+
+    async unstableTies(): Promise<boolean> {
+        return ((await this.call('GET', '/_control/ordering')) as { unstableTies: boolean }).unstableTies;
+    }
+
+    /** Clari's clock runs `offsetMs` ahead of (positive) or behind (negative) the real one from now on. */
+    async setClockOffset(offsetMs: number): Promise<ClariClock> {
+        return (await this.call('PUT', '/_control/clock', { offsetMs })) as ClariClock;
+    }
+
+    async clock(): Promise<ClariClock> {
+        return (await this.call('GET', '/_control/clock')) as ClariClock;
     }
 
     async setRate(rate: number, retryAfter: boolean): Promise<void> {
