@@ -80,6 +80,57 @@ const responseSchema = z.object({
 
 class RequestTimeout extends Error {}
 
+/** What a request's timer may reach: emptied the moment the request settles. */
+interface TimeoutSlot {
+    expire: (() => void) | undefined;
+}
+
+/**
+ * `request`, or a RequestTimeout after `ms`. Nango's sandbox has no clearTimeout, so the timer lives its
+ * full `ms` after the request settled. Raced against the request (`Promise.race`), the timer would keep
+ * the settled response reachable all that time: at 10 requests a second and 100 KB a body, some 120 MB
+ * held by 2 minutes of timers, against 512 MB per Lambda execution. Here the timer reaches the request only
+ * through a slot that is emptied as soon as it settles, so an uncancelled timer keeps one empty object.
+ * local-stack/runner/timer-retention.test.ts measures it in the runner's sandbox.
+ */
+function withTimeout<T>(request: Promise<T>, ms: number, clock: Clock): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+        const slot: TimeoutSlot = {
+            expire: () => {
+                reject(new RequestTimeout());
+            }
+        };
+        const cancel = startSlotTimer(clock, ms, slot);
+        const settled = (): void => {
+            slot.expire = undefined;
+            cancel();
+        };
+        request.then(
+            (value) => {
+                settled();
+                resolve(value);
+            },
+            (error: unknown) => {
+                settled();
+                // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what nango.get threw, whatever it is
+                reject(error);
+            }
+        );
+    });
+}
+
+/**
+ * Its own function on purpose: a closure keeps every variable of the scope it was made in that any sibling
+ * closure uses, so a timer callback made inside `withTimeout` would hold `resolve` and through it the response.
+ */
+function startSlotTimer(clock: Clock, ms: number, slot: TimeoutSlot): () => void {
+    return clock.startTimer(ms, () => {
+        const expire = slot.expire;
+        slot.expire = undefined;
+        expire?.();
+    });
+}
+
 /**
  * Every Clari request of a run goes through here: one shared rate limiter, retries with exponential
  * backoff and jitter on 429, 5xx, network errors and stalls, `Retry-After` honoured when sent.
@@ -99,19 +150,11 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
     const limiter = createRateLimiter(options.maxRequestsPerSecond, clock);
 
     async function send(endpoint: string, params: QueryParams): Promise<HttpOutcome> {
-        let cancelTimeout = (): void => undefined;
         try {
-            const timeout = new Promise<never>((_, reject) => {
-                cancelTimeout = clock.startTimer(requestTimeoutMs, () => {
-                    reject(new RequestTimeout());
-                });
-            });
-            const response = responseSchema.parse(await Promise.race([nango.get({ endpoint, params, retries: 0 }), timeout]));
+            const response = responseSchema.parse(await withTimeout(nango.get({ endpoint, params, retries: 0 }), requestTimeoutMs, clock));
             return { status: response.status, retryAfter: headerValue(response.headers), data: response.data, networkError: null };
         } catch (error) {
             return outcomeOfError(error, requestTimeoutMs);
-        } finally {
-            cancelTimeout();
         }
     }
 

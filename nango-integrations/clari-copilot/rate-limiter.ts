@@ -9,7 +9,11 @@ export interface Clock {
     now(): number;
     /** Never resolves early, whatever `ms` is. */
     sleep(ms: number): Promise<void>;
-    /** Calls `onExpiry` after `ms` unless the returned cancel function runs first. */
+    /**
+     * Calls `onExpiry` after `ms` unless the returned cancel function runs first. Where the host cannot
+     * cancel (Nango's sandbox has no clearTimeout) the timer still fires and holds `onExpiry` until then, so
+     * `onExpiry` must not reach anything that should be freed earlier, such as a response.
+     */
     startTimer(ms: number, onExpiry: () => void): () => void;
 }
 

@@ -25,6 +25,14 @@ function scriptedNango(clock: FakeClock, script: (FakeResponse | 'stall')[]) {
     return { nango: { get } as unknown as NangoSync, sentAt };
 }
 
+/** Nango's sandbox has no clearTimeout: here too a timer fires whether or not it was cancelled. */
+class UncancellableClock extends FakeClock {
+    override startTimer(ms: number, onExpiry: () => void): () => void {
+        super.startTimer(ms, onExpiry);
+        return () => undefined;
+    }
+}
+
 describe('createClariClient on an injected clock', () => {
     it('waits exactly what Retry-After asks, in seconds or as an HTTP date', async () => {
         const clock = new FakeClock(Date.parse('2026-06-15T12:00:00.000Z'));
@@ -54,5 +62,21 @@ describe('createClariClient on an injected clock', () => {
         expect(sentAt[1]).toBeGreaterThanOrEqual(45_500);
         expect(sentAt[1]).toBeLessThanOrEqual(46_000);
         expect(clock.pendingTimers).toBe(0);
+    });
+
+    it('with timers that cannot be cancelled, still times out a stall, and a late expiry changes nothing', async () => {
+        const clock = new UncancellableClock();
+        const { nango } = scriptedNango(clock, [OK, 'stall']);
+        const stats = new RunStats();
+        const client = createClariClient(nango, { maxRequestsPerSecond: 10, stats, clock, requestTimeoutMs: 45_000, maxAttempts: 1 });
+
+        await expect(clock.run(client.get('/calls', {}))).resolves.toEqual({ ok: true });
+        expect(clock.pendingTimers).toBe(1);
+        await expect(clock.run(client.get('/calls', {}))).rejects.toThrow(
+            'GET /calls failed after 1 attempt(s): no response within 45000ms'
+        );
+        // The first request's timer fired during the second one's wait, long after its request settled.
+        expect(clock.pendingTimers).toBe(0);
+        expect(stats).toMatchObject({ requests: 2, retries: 0 });
     });
 });
