@@ -314,6 +314,42 @@ describe('conformance with the Clari Copilot OpenAPI document', () => {
         expect(timestamps).toEqual(new Set(['number', 'string', 'NaN']));
     });
 
+    it('stays within the document under the issue-13 conditions: ties, unstable order, reschedules, silent changes, faults', async () => {
+        const moving = createClariEmulator({ calls: 200, seed: 8, rate: 0, ties: true, unstableTies: true, clockOffsetMs: -60_000 });
+        const mutated = await request<{ reschedule: string[]; silentChange: string[] }>(moving, '/_control/mutate', {
+            method: 'POST',
+            body: { reschedule: 3, rescheduleTo: 'future', silentChange: 3 }
+        });
+        for (const query of ['', '&sortTime=asc', '&sortProcessed=desc']) {
+            for (const page of (await listAll(moving, query)).pages) {
+                expect(problems(api, 'listCalls', page)).toEqual([]);
+            }
+        }
+        for (const id of [...mutated.body.reschedule, ...mutated.body.silentChange]) {
+            const response = await request(moving, `/call-details?id=${id}`);
+            expect(problems(api, 'getCallDetails', response.body), id).toEqual([]);
+        }
+        // Deliberate faults still send bodies of the documented shapes: the error object, and a (wrong) listing.
+        const [stuck = ''] = mutated.body.silentChange;
+        await request(moving, '/_control/faults', {
+            method: 'PUT',
+            body: {
+                rules: [
+                    { kind: '400', callIds: [stuck] },
+                    { kind: 'empty-listing', count: 1 },
+                    { kind: 'truncated-page', count: 1 }
+                ]
+            }
+        });
+        const tooLarge = await request(moving, `/call-details?id=${stuck}`);
+        expect(tooLarge.status).toBe(400);
+        expect(problems(api, 'getCallDetails', tooLarge.body, 400)).toEqual([]);
+        for (const fault of ['empty-listing', 'truncated-page']) {
+            const response = await request(moving, '/calls?limit=50');
+            expect(problems(api, 'listCalls', response.body), fault).toEqual([]);
+        }
+    });
+
     it('fails on a payload that breaks the schema (the check is live)', async () => {
         const fresh = createClariEmulator({ calls: 60, seed: 7, rate: 0 });
         const mutation = await request<{ corrupt: string[] }>(fresh, '/_control/mutate', { method: 'POST', body: { corrupt: 2 } });
