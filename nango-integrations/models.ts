@@ -10,6 +10,7 @@ export interface ClariCopilotSyncOptions {
   maxRequestsPerSecond?: number | undefined;
   includeMedia?: boolean | undefined;
   reconcileEveryHours?: number | undefined;
+  refreshRecentDays?: number | undefined;
 };
 
 export interface CallUser {

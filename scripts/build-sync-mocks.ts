@@ -31,7 +31,7 @@ function write(relative: string, content: unknown): void {
 
 rmSync(mocksDir, { recursive: true, force: true });
 const yearAgo = new Date(MOCK_NOW.getTime() - 365 * 24 * 60 * 60 * 1000);
-const listParams = { filterTimeGt: yearAgo.toISOString(), filterTimeLt: MOCK_NOW.toISOString(), sortTime: 'asc', skip: 0, limit: 100 };
+const listParams = { filterTimeGt: yearAgo.toISOString(), filterTimeLt: MOCK_NOW.toISOString(), sortTime: 'desc', skip: 0, limit: 100 };
 write('nango/getMetadata.json', {});
 write(`nango/get/proxy/calls/calls/${requestHash('calls', listParams)}.json`, { response: listPage, headers: {}, status: 200 });
 for (const call of callDetails) {

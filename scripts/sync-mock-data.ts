@@ -73,9 +73,9 @@ const missedCall = {
     disposition: 'CALL_NOBODY_JOINED'
 };
 
-/** `GET /calls`: the last (and only) page, so `nextPageSkip` is absent as in real recordings. */
+/** `GET /calls`, newest first: the last (and only) page, so `nextPageSkip` is absent as in real recordings. */
 export const listPage = {
-    calls: [fullCall, recordingCall, missedCall],
+    calls: [missedCall, recordingCall, fullCall],
     pagination: { matched: 3, hasMore: false }
 };
 
@@ -144,8 +144,8 @@ const nullCall = {
     competitor_sentiments: null
 };
 
-/** What the sync must hand to batchSave, written out by hand. */
-export const expectedRecords = [
+/** What the sync must hand to batchSave, written out by hand, oldest call first. */
+const expectedRecordsOldestFirst = [
     {
         ...nullCall,
         id: 'cz-1001',
@@ -237,3 +237,6 @@ export const expectedRecords = [
         disposition: 'CALL_NOBODY_JOINED'
     }
 ];
+
+/** The sync lists newest first, and saves a page in the order Clari listed it. */
+export const expectedRecords = [...expectedRecordsOldestFirst].reverse();

@@ -40,7 +40,11 @@ const SUMMARY = formatSummary({
         failed: 1,
         requests: 9,
         retries: 5,
-        throttled: 0
+        throttled: 0,
+        refreshed: 0,
+        deferred: 0,
+        confirmedAlive: 0,
+        withheld: 0
     },
     deletes: 'skipped'
 });

@@ -3,7 +3,8 @@ import { mapWithConcurrency } from './concurrency.js';
 import { callDetailsResponseSchema, describeIssues, parseCall, rawCallDetailsSchema, type RawCallDetails } from './schemas.js';
 
 export type DetailsOutcome =
-    | { kind: 'fetched'; id: string; call: RawCallDetails }
+    /** `requestedAtMs`: this runner's clock when the request was made, before any wait for the rate limiter. */
+    | { kind: 'fetched'; id: string; call: RawCallDetails; requestedAtMs: number }
     /** Clari answers 404 for a call that was deleted or made private. */
     | { kind: 'gone'; id: string }
     | { kind: 'invalid'; id: string; reason: string }
@@ -22,6 +23,7 @@ export interface DetailsOptions {
 export async function fetchCallDetails(client: ClariClient, ids: string[], options: DetailsOptions): Promise<DetailsOutcome[]> {
     const media = options.includeMedia ? 'true' : 'false';
     return mapWithConcurrency(ids, options.concurrency, async (id): Promise<DetailsOutcome> => {
+        const requestedAtMs = Date.now();
         try {
             const body = await client.get('/call-details', { id, includeAudio: media, includeVideo: media });
             const envelope = callDetailsResponseSchema.safeParse(body);
@@ -35,7 +37,7 @@ export async function fetchCallDetails(client: ClariClient, ids: string[], optio
             if (parsed.value.id !== id) {
                 return { kind: 'invalid', id, reason: `details answered with another call id (${parsed.value.id})` };
             }
-            return { kind: 'fetched', id, call: parsed.value };
+            return { kind: 'fetched', id, call: parsed.value, requestedAtMs };
         } catch (error) {
             if (error instanceof ClariNotFoundError) {
                 return { kind: 'gone', id };

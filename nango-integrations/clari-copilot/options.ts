@@ -20,7 +20,10 @@ const syncOptionsSchema = z.object({
         .number()
         .min(0)
         .max(24 * 30)
-        .default(24)
+        .default(24),
+    // Days back whose calls get their details refreshed once a day, for changes that do not move
+    // last_modified_time (regenerated summaries, the CRM's deal stage). 0 turns the refresh off.
+    refreshRecentDays: z.number().min(0).max(30).default(7)
 });
 
 const knownOptionKeys = new Set(Object.keys(syncOptionsSchema.shape));

@@ -1,4 +1,3 @@
-import { DELETE_METHODS, type DeleteMethod } from './deletes.js';
 import { RUN_KINDS, type CallWindow, type RunKind } from './plan.js';
 
 /**
@@ -25,11 +24,15 @@ import { RUN_KINDS, type CallWindow, type RunKind } from './plan.js';
  *       fetched: details fetched; saved: records saved (re-saved ones included); invalid: rows of the
  *       listing that failed validation; gone: calls whose details answered 404 (deleted next).
  *
- *   Clari Copilot calls sync (<run>) finished in <seconds>s: listed=<n> detailsFetched=<n> unchangedSkipped=<n> prunedSkipped=<n> saved=<n> invalid=<n> deleted=<n> failed=<n> requests=<n> retries=<n> 429s=<n> deletes=<method>
- *       Last, once, unless the run stopped on an error first; a run whose calls failed to load writes it,
- *       then fails. The counters are the run's totals (invalid counts listing and details, 429s the
- *       throttled responses); deletes is how the delete pass ran: `listRecords`, `previousExecutions`,
- *       `skipped` (a reconciliation that could not delete safely) or `none` (no reconciliation).
+ *   Clari Copilot calls sync (<run>) finished in <seconds>s: listed=<n> detailsFetched=<n> unchangedSkipped=<n> prunedSkipped=<n> saved=<n> invalid=<n> deleted=<n> failed=<n> requests=<n> retries=<n> 429s=<n> deletes=<method> refreshed=<n> deferred=<n> confirmedAlive=<n> withheld=<n>
+ *       Last, once, unless the run stopped on an error first; a run that fails because most of its calls
+ *       failed to load writes it, then fails. The counters are the run's totals (invalid counts listing and
+ *       details, 429s the throttled responses, detailsFetched every call-details answer, refreshes and
+ *       confirmations included); deletes is how the delete pass ran: `listRecords`, `previousExecutions`,
+ *       `skipped` (a reconciliation whose listing was incomplete), `withheld` (one that would have deleted
+ *       too much to trust) or `none` (no reconciliation). refreshed: recent calls re-fetched by the daily
+ *       refresh; deferred: changed calls not asked for because Clari failed on them earlier today;
+ *       confirmedAlive: unlisted stored calls that Clari confirmed still exist; withheld: deletions withheld.
  *
  * Values: <n> is a non-negative integer, <seconds> has one decimal, and times are UTC ISO 8601 with
  * milliseconds (`Date#toISOString`). `key=value` fields are separated by single spaces.
@@ -39,6 +42,10 @@ import { RUN_KINDS, type CallWindow, type RunKind } from './plan.js';
  * and its tests with it. A line that does not follow this format, a field missing included, is not part
  * of the report (`parseReportLine` returns null).
  */
+
+/** How a run's delete pass went (see the summary line above). */
+export const DELETE_METHODS = ['listRecords', 'previousExecutions', 'skipped', 'withheld', 'none'] as const;
+export type DeleteMethod = (typeof DELETE_METHODS)[number];
 
 /** The per-page counters, in the order the page line lists them. */
 export interface PageCounts {
@@ -67,6 +74,14 @@ export interface SummaryCounts {
     throttled: number;
 }
 
+/** Summary counters written after `deletes=`, the order the line lists them. */
+export interface LaterSummaryCounts {
+    refreshed: number;
+    deferred: number;
+    confirmedAlive: number;
+    withheld: number;
+}
+
 export interface RunStart {
     run: RunKind;
     windows: CallWindow[];
@@ -76,7 +91,7 @@ export interface RunSummary {
     run: RunKind;
     /** To the 0.1 s the line carries. */
     elapsedMs: number;
-    counts: SummaryCounts;
+    counts: SummaryCounts & LaterSummaryCounts;
     deletes: DeleteMethod;
 }
 
@@ -111,6 +126,13 @@ const SUMMARY_KEYS = {
     throttled: '429s'
 } as const satisfies Record<keyof SummaryCounts, string>;
 
+const LATER_SUMMARY_KEYS = {
+    refreshed: 'refreshed',
+    deferred: 'deferred',
+    confirmedAlive: 'confirmedAlive',
+    withheld: 'withheld'
+} as const satisfies Record<keyof LaterSummaryCounts, string>;
+
 const START_PREFIX = 'Starting ';
 const WINDOW_PREFIX = 'window: ';
 const PAGE_PREFIX = 'page: ';
@@ -139,7 +161,8 @@ export function formatPage(counts: PageCounts): string {
 export function formatSummary(summary: RunSummary): string {
     return (
         `${SUMMARY_PREFIX}${summary.run}) finished in ${(summary.elapsedMs / 1000).toFixed(1)}s: ` +
-        `${formatCounts(summary.counts, SUMMARY_KEYS)} deletes=${summary.deletes}`
+        `${formatCounts<keyof SummaryCounts>(summary.counts, SUMMARY_KEYS)} deletes=${summary.deletes} ` +
+        formatCounts<keyof LaterSummaryCounts>(summary.counts, LATER_SUMMARY_KEYS)
     );
 }
 
@@ -196,11 +219,12 @@ function parseSummary(message: string): ReportLine | null {
     const run = runKind(match?.[1]);
     const fields = match?.[3] === undefined ? null : fieldsOf(match[3]);
     const counts = fields && readCounts(fields, SUMMARY_KEYS);
+    const later = fields && readCounts(fields, LATER_SUMMARY_KEYS);
     const deletes = DELETE_METHODS.find((method) => method === fields?.get('deletes'));
-    if (run === null || !counts || deletes === undefined) {
+    if (run === null || !counts || !later || deletes === undefined) {
         return null;
     }
-    return { type: 'summary', run, elapsedMs: Math.round(Number(match?.[2]) * 1000), counts, deletes };
+    return { type: 'summary', run, elapsedMs: Math.round(Number(match?.[2]) * 1000), counts: { ...counts, ...later }, deletes };
 }
 
 function runKind(text: string | undefined): RunKind | null {

@@ -1,9 +1,8 @@
-import type { DeleteMethod } from './deletes.js';
 import type { RunKind } from './plan.js';
-import { formatSummary, type SummaryCounts } from './run-report.js';
+import { formatSummary, type DeleteMethod, type LaterSummaryCounts, type SummaryCounts } from './run-report.js';
 
 /** Counters for one run, reported in a single summary line at the end. */
-export class RunStats implements SummaryCounts {
+export class RunStats implements SummaryCounts, LaterSummaryCounts {
     listed = 0;
     detailsFetched = 0;
     unchangedSkipped = 0;
@@ -18,6 +17,18 @@ export class RunStats implements SummaryCounts {
     requests = 0;
     retries = 0;
     throttled = 0;
+    /** Recent calls whose details were fetched for the daily refresh, though their last_modified_time did not move. */
+    refreshed = 0;
+    /** Changed calls not asked for because Clari already failed on them today. */
+    deferred = 0;
+    /** Stored calls a reconciliation no longer listed, which Clari confirmed are still there. */
+    confirmedAlive = 0;
+    /** Deletions a reconciliation withheld because they were too many to trust. */
+    withheld = 0;
+    /** `/call-details` requests attempted this run (retries not counted), to tell one bad call from a failing API. */
+    detailsAttempted = 0;
+    /** Windows that could not be listed whole; no delete may rely on such a run. */
+    incompleteListings = 0;
     deleteMethod: DeleteMethod = 'none';
 
     summary(run: RunKind, elapsedMs: number): string {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { NangoSync } from '../models.js';
 import { CALL_MODEL } from './constants.js';
-import { MODIFIED_OVERLAP_MS } from './plan.js';
 
 /** What a stored record must have for the sync to reuse it; the rest is the `Call` this sync saved earlier. */
 const storedCallSchema = z
@@ -66,10 +65,11 @@ export async function readStoredCalls(nango: NangoSync, ids: string[]): Promise<
 
 /**
  * A full stored copy is current when its `last_modified_time` equals the listed one. A pruned copy has
- * no payload to compare, so it is current when Clari's last change predates the moment Nango stored
- * the record, by more than the clock-skew overlap between Clari's and Nango's clocks.
+ * no payload to compare: it is current when Clari's last change lies no later after the moment Nango
+ * stored the record than an unchanged call's can (`allowanceMs`, see `SyncMemory`). Any later change was
+ * made after the record was stored.
  */
-export function compareWithStored(stored: StoredCall | undefined, listedLastModified: string | null): StoredVerdict {
+export function compareWithStored(stored: StoredCall | undefined, listedLastModified: string | null, allowanceMs: number): StoredVerdict {
     if (stored === undefined) {
         return 'changed';
     }
@@ -80,5 +80,26 @@ export function compareWithStored(stored: StoredCall | undefined, listedLastModi
     if (stored.storedAtMs === null || Number.isNaN(listedMs)) {
         return 'changed';
     }
-    return listedMs <= stored.storedAtMs - MODIFIED_OVERLAP_MS ? 'pruned-current' : 'changed';
+    return listedMs <= stored.storedAtMs + allowanceMs ? 'pruned-current' : 'changed';
+}
+
+/** Signed media URLs change on every fetch and expire in 4 hours; a new one alone is no change to the call. */
+const VOLATILE_FIELDS: ReadonlySet<string> = new Set(['audio_url', 'video_url']);
+
+/** Whether a freshly mapped call says the same as the stored full copy, media URLs aside. */
+export function sameCallContent(fresh: object, stored: object): boolean {
+    return canonicalJson(fresh) === canonicalJson(stored);
+}
+
+function canonicalJson(value: unknown, depth = 0): string {
+    if (Array.isArray(value)) {
+        return `[${value.map((item) => canonicalJson(item, depth + 1)).join(',')}]`;
+    }
+    if (typeof value === 'object' && value !== null) {
+        const entries = Object.entries(value)
+            .filter(([key, item]) => item !== undefined && !(depth === 0 && (VOLATILE_FIELDS.has(key) || key === '_nango_metadata')))
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item, depth + 1)}`).join(',')}}`;
+    }
+    return value === undefined ? 'null' : JSON.stringify(value);
 }

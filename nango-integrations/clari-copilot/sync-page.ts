@@ -1,79 +1,72 @@
 import type { NangoSync } from '../models.js';
 import type { ClariClient } from './clari-client.js';
+import { CALL_MODEL } from './constants.js';
 import type { VanishedCallsPass } from './deletes.js';
-import { fetchCallDetails } from './details.js';
+import { fetchCallDetails, type DetailsOutcome } from './details.js';
 import type { InvalidCall } from './list-page.js';
 import type { ListedPage } from './listing.js';
-import { CALL_MODEL } from './constants.js';
 import { toCallRecord } from './mapper.js';
 import type { SyncOptions } from './options.js';
+import type { RunPlan } from './plan.js';
 import { formatPage } from './run-report.js';
 import type { RunStats } from './run-stats.js';
-import { compareWithStored, readStoredCalls } from './stored-calls.js';
+import type { RawCall } from './schemas.js';
+import { compareWithStored, readStoredCalls, sameCallContent, type StoredCall } from './stored-calls.js';
+import type { SyncMemory } from './sync-memory.js';
+
+/**
+ * Details requests the daily refresh may spend in one run. Sized to Clari's budget: 400 a day is 2.8% of
+ * its 100,000 requests a week, and covers the last 7 days of a workspace that records 20,000 calls a year;
+ * a bigger one gets its newest calls refreshed, as far back as the cap reaches.
+ */
+export const REFRESH_REQUESTS_PER_RUN = 400;
+
+/** Everything one run's pages share. */
+export interface SyncRun {
+    nango: NangoSync;
+    client: ClariClient;
+    options: SyncOptions;
+    plan: RunPlan;
+    stats: RunStats;
+    memory: SyncMemory;
+    deletes: VanishedCallsPass | null;
+    /** Calls whose details this run already has: a call listed by two windows is refreshed once. */
+    fetchedIds: Set<string>;
+    refreshRequestsLeft: number;
+}
+
+export function detailsConcurrency(options: SyncOptions): number {
+    return Math.min(20, Math.ceil(options.maxRequestsPerSecond));
+}
 
 /**
  * One listed page, start to finish: skip calls whose stored copy is current, fetch details for the
- * rest, save them in one batch, delete calls Clari no longer serves. During a reconciliation the page
- * also tells the delete pass which calls it listed.
+ * rest (and for recent calls when the daily refresh is due), save what changed in one batch, delete
+ * calls Clari no longer serves. During a reconciliation the page also tells the delete pass which calls
+ * it listed.
  */
-export async function syncPage(
-    nango: NangoSync,
-    client: ClariClient,
-    page: ListedPage,
-    options: SyncOptions,
-    stats: RunStats,
-    deletes: VanishedCallsPass | null
-): Promise<void> {
+export async function syncPage(run: SyncRun, page: ListedPage): Promise<void> {
+    const { nango, stats } = run;
     await reportInvalid(nango, page.invalid, 'listed', stats);
     const listedIds = [...page.calls.map((call) => call.id), ...page.invalid.flatMap((invalid) => (invalid.id ? [invalid.id] : []))];
-    deletes?.noteListed(listedIds);
+    run.deletes?.noteListed(listedIds);
     const stored = await readStoredCalls(nango, listedIds);
-    const changed: typeof page.calls = [];
-    let unchanged = 0;
-    let prunedCurrent = 0;
-    for (const call of page.calls) {
-        const verdict = compareWithStored(stored.get(call.id), call.last_modified_time ?? null);
-        if (verdict === 'changed') {
-            changed.push(call);
-        } else if (verdict === 'unchanged') {
-            unchanged++;
-        } else {
-            prunedCurrent++;
-        }
-    }
-    stats.unchangedSkipped += unchanged;
-    stats.prunedSkipped += prunedCurrent;
+    const { toFetch, unchanged, prunedCurrent } = await chooseCallsToFetch(run, page.calls, stored);
 
-    const outcomes = await fetchCallDetails(
-        client,
-        changed.map((call) => call.id),
-        { includeMedia: options.includeMedia, concurrency: Math.min(20, Math.ceil(options.maxRequestsPerSecond)) }
-    );
-    const fetchedIds = new Set<string>();
-    const records: { id: string }[] = [];
-    const goneIds: string[] = [];
-    for (const outcome of outcomes) {
-        if (outcome.kind === 'fetched') {
-            fetchedIds.add(outcome.id);
-            records.push(toCallRecord(outcome.call));
-        } else if (outcome.kind === 'gone') {
-            goneIds.push(outcome.id);
-        } else if (outcome.kind === 'invalid') {
-            await reportInvalid(nango, [outcome], 'details', stats);
-        } else {
-            stats.failed++;
-            await nango.log(`Skipped call ${outcome.id} for now: ${outcome.reason}`, { level: 'error' });
-        }
-    }
-    stats.detailsFetched += fetchedIds.size;
+    const outcomes = await fetchCallDetails(run.client, toFetch, {
+        includeMedia: run.options.includeMedia,
+        concurrency: detailsConcurrency(run.options)
+    });
+    const { records, fetchedIds, goneIds } = await takeOutcomes(run, outcomes, stored);
 
-    if (deletes?.resavesStored) {
+    if (run.deletes?.resavesStored) {
         // This delete pass removes every record the run does not save, so re-save what is stored and still
-        // listed but was not re-fetched: unchanged calls, and calls whose new version failed to load. A pruned
-        // payload cannot be re-saved (that would publish an empty record), so it is counted instead.
+        // listed but was not saved again: unchanged calls, and calls whose new version failed to load. A
+        // pruned payload cannot be re-saved (that would publish an empty record), so it is counted instead.
+        const savedIds = new Set(records.map((record) => record.id));
         for (const id of new Set(listedIds)) {
             const storedCall = stored.get(id);
-            if (!storedCall || fetchedIds.has(id) || goneIds.includes(id)) {
+            if (!storedCall || savedIds.has(id) || goneIds.includes(id)) {
                 continue;
             }
             if (storedCall.kind === 'full') {
@@ -109,7 +102,89 @@ export async function syncPage(
     }
 }
 
-async function reportInvalid(nango: NangoSync, invalid: readonly InvalidCall[], where: string, stats: RunStats): Promise<void> {
+async function chooseCallsToFetch(
+    run: SyncRun,
+    calls: readonly RawCall[],
+    stored: ReadonlyMap<string, StoredCall>
+): Promise<{ toFetch: string[]; unchanged: number; prunedCurrent: number }> {
+    const { stats, memory } = run;
+    const toFetch: string[] = [];
+    const deferred: string[] = [];
+    let unchanged = 0;
+    let prunedCurrent = 0;
+    for (const call of calls) {
+        const verdict = compareWithStored(stored.get(call.id), call.last_modified_time ?? null, memory.prunedAllowanceMs);
+        if (verdict === 'pruned-current') {
+            // Nothing to compare a refreshed copy with: saving it could publish a change that is not one.
+            prunedCurrent++;
+        } else if (memory.hasFailedToday(call.id) && (verdict === 'changed' || isRefreshDue(run, call))) {
+            deferred.push(call.id);
+        } else if (verdict === 'changed') {
+            toFetch.push(call.id);
+        } else if (isRefreshDue(run, call) && run.refreshRequestsLeft > 0) {
+            run.refreshRequestsLeft--;
+            stats.refreshed++;
+            toFetch.push(call.id);
+        } else {
+            unchanged++;
+        }
+    }
+    stats.unchangedSkipped += unchanged;
+    stats.prunedSkipped += prunedCurrent;
+    if (deferred.length > 0) {
+        stats.deferred += deferred.length;
+        await run.nango.log(`Not asking again today for ${deferred.length} call(s) Clari failed on earlier today: ${deferred.join(', ')}`, {
+            level: 'warn'
+        });
+    }
+    return { toFetch, unchanged, prunedCurrent };
+}
+
+function isRefreshDue(run: SyncRun, call: RawCall): boolean {
+    const { refreshAfter } = run.plan;
+    return refreshAfter !== null && Date.parse(call.time) > refreshAfter.getTime() && !run.fetchedIds.has(call.id);
+}
+
+/** Turns details outcomes into records to save, logging and counting every call that does not become one. */
+async function takeOutcomes(
+    run: SyncRun,
+    outcomes: readonly DetailsOutcome[],
+    stored: ReadonlyMap<string, StoredCall>
+): Promise<{ records: { id: string }[]; fetchedIds: Set<string>; goneIds: string[] }> {
+    const { nango, stats, memory } = run;
+    const records: { id: string }[] = [];
+    const fetchedIds = new Set<string>();
+    const goneIds: string[] = [];
+    stats.detailsAttempted += outcomes.length;
+    for (const outcome of outcomes) {
+        if (outcome.kind === 'fetched') {
+            fetchedIds.add(outcome.id);
+            run.fetchedIds.add(outcome.id);
+            memory.noteDetails(outcome.call.last_modified_time, outcome.requestedAtMs);
+            const record = toCallRecord(outcome.call);
+            const storedCall = stored.get(outcome.id);
+            // A refreshed call that did not change is not saved: a new signed media URL alone would publish
+            // an UPDATED record that Clari did not cause.
+            if (!(storedCall?.kind === 'full' && sameCallContent(record, storedCall.record))) {
+                records.push(record);
+            }
+        } else if (outcome.kind === 'gone') {
+            goneIds.push(outcome.id);
+        } else if (outcome.kind === 'invalid') {
+            await reportInvalid(nango, [outcome], 'details', stats);
+        } else {
+            stats.failed++;
+            memory.noteFailed(outcome.id);
+            await nango.log(`Skipped call ${outcome.id} for now (later runs retry it, at most once a day): ${outcome.reason}`, {
+                level: 'error'
+            });
+        }
+    }
+    stats.detailsFetched += fetchedIds.size;
+    return { records, fetchedIds, goneIds };
+}
+
+export async function reportInvalid(nango: NangoSync, invalid: readonly InvalidCall[], where: string, stats: RunStats): Promise<void> {
     for (const call of invalid) {
         stats.invalid++;
         await nango.log(`Skipped invalid call ${call.id ?? '(no id)'} from ${where}: ${call.reason}`, { level: 'warn' });

@@ -32,6 +32,15 @@ export class FakeClari {
     readonly calls = new Map<string, RawPayload>();
     readonly requests: RecordedRequest[] = [];
     faults: Fault[] = [];
+    /**
+     * How calls of equal time are ordered: by id, or afresh on every request, as a database without a
+     * tie-breaker may (Clari documents none).
+     */
+    ties: 'by-id' | 'shuffled' = 'by-id';
+    /** Answer media requests with a freshly signed URL each time, as Clari does (valid 4 hours). */
+    signsMedia = false;
+    private signatures = 0;
+    private listRequests = 0;
 
     constructor(calls: RawPayload[] = []) {
         for (const call of calls) {
@@ -59,7 +68,8 @@ export class FakeClari {
         return respond(config.endpoint === '/calls' ? this.list(params) : this.details(params));
     };
 
-    private list(params: Record<string, string | number>): FakeResponse {
+    /** The answer `GET /calls` would give `params`, without faults or recording: for faults that alter a real page. */
+    list(params: Record<string, string | number>): FakeResponse {
         const skip = Number(params['skip'] ?? 0);
         const limit = Number(params['limit'] ?? 25);
         if (!Number.isInteger(skip) || skip < 0 || skip > 10_000 || !Number.isInteger(limit) || limit < 1 || limit > 100) {
@@ -69,10 +79,12 @@ export class FakeClari {
             params[key] === undefined || (value !== undefined && value > String(params[key]));
         const before = (key: string, value: string | undefined): boolean =>
             params[key] === undefined || (value !== undefined && value < String(params[key]));
+        const direction = params['sortTime'] === 'desc' ? -1 : 1;
+        const salt = this.listRequests++;
         const matching = [...this.calls.values()]
             .filter((call) => after('filterTimeGt', call.time) && before('filterTimeLt', call.time))
             .filter((call) => after('filterModifiedGt', call.last_modified_time) && before('filterModifiedLt', call.last_modified_time))
-            .sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+            .sort((a, b) => direction * a.time.localeCompare(b.time) || this.tieOrder(a.id, b.id, salt));
         const calls = matching.slice(skip, skip + limit).map((call) => withoutDetailFields(call));
         const hasMore = skip + calls.length < matching.length;
         const pagination = hasMore
@@ -81,10 +93,36 @@ export class FakeClari {
         return { status: 200, headers: {}, data: { calls, pagination } };
     }
 
+    private tieOrder(a: string, b: string, salt: number): number {
+        if (this.ties === 'by-id') {
+            return a.localeCompare(b);
+        }
+        return scramble(a, salt) - scramble(b, salt) || a.localeCompare(b);
+    }
+
     private details(params: Record<string, string | number>): FakeResponse {
         const call = this.calls.get(String(params['id']));
-        return call ? { status: 200, headers: {}, data: { call } } : { status: 404, headers: {}, data: { errorMessage: 'Call not found' } };
+        if (!call) {
+            return { status: 404, headers: {}, data: { errorMessage: 'Call not found' } };
+        }
+        const media =
+            this.signsMedia && params['includeAudio'] === 'true'
+                ? { audio_url: `https://media.example/${call.id}.mp3?sig=${++this.signatures}` }
+                : {};
+        return { status: 200, headers: {}, data: { call: { ...call, ...media } } };
     }
+}
+
+/** A number that orders ids differently for every salt: FNV-1a of the id, then mixed with the salt (murmur3's finalizer). */
+function scramble(id: string, salt: number): number {
+    let hash = 2166136261;
+    for (const char of id) {
+        hash = Math.imul(hash ^ char.charCodeAt(0), 16777619);
+    }
+    hash ^= Math.imul(salt + 1, 0x9e3779b9);
+    hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+    hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+    return (hash ^ (hash >>> 16)) >>> 0;
 }
 
 function withoutDetailFields(call: RawPayload): Record<string, unknown> {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { NangoSyncMock } from 'nango/test';
 import { vi } from 'vitest';
 import type { NangoSync } from '../../models.js';
+import type { CheckpointValue } from '../checkpoint.js';
 import { parseReportLine, type ReportLine, type RunSummary } from '../run-report.js';
 import fetchData from '../syncs/calls.js';
 import { FakeClari, type RawPayload } from './fake-clari.js';
@@ -17,6 +18,8 @@ export interface HarnessOptions {
     stored?: Record<string, unknown>[];
     /** Give the mock the `listRecords` of Nango's current runner (NangoSyncMock 0.69.14 has none, like `nango dryrun`). */
     listRecords?: boolean;
+    /** Give the mock the checkpoint methods of Nango's current runner, starting from this checkpoint (null: none saved). */
+    checkpoint?: CheckpointValue | null;
 }
 
 /**
@@ -32,6 +35,18 @@ export function createHarness(options: HarnessOptions = {}) {
     }
     const savedBatches: Record<string, unknown>[][] = [];
     const deletedIds: string[] = [];
+    /** Ids whose saved data differed from what was stored: what Nango publishes as ADDED or UPDATED. */
+    const changedIds: string[] = [];
+    let checkpoint: CheckpointValue | null = options.checkpoint ?? null;
+    if (options.checkpoint !== undefined) {
+        Object.assign(nango, {
+            getCheckpoint: () => Promise.resolve(checkpoint === null ? null : { ...checkpoint }),
+            saveCheckpoint: (value: CheckpointValue) => {
+                checkpoint = { ...value };
+                return Promise.resolve();
+            }
+        });
+    }
     const events: string[] = [];
 
     nango.get.mockImplementation((config: { endpoint: string }) => {
@@ -46,7 +61,27 @@ export function createHarness(options: HarnessOptions = {}) {
         events.push(`save ${records.length}`);
         savedBatches.push(records);
         for (const record of records) {
-            store.set(String(record['id']), record);
+            const id = String(record['id']);
+            const before = store.get(id);
+            const metadata = asObject(before?.['_nango_metadata']);
+            const { _nango_metadata: _old, ...previous } = before ?? {};
+            // As Nango does: a save whose data is unchanged keeps last_modified_at, and restores a pruned payload.
+            const changed = before === undefined || JSON.stringify(previous) !== JSON.stringify(record);
+            const now = new Date().toISOString();
+            store.set(id, {
+                ...record,
+                _nango_metadata: {
+                    ...metadata,
+                    first_seen_at: metadata['first_seen_at'] ?? now,
+                    last_modified_at: changed ? now : (metadata['last_modified_at'] ?? now),
+                    last_action: before === undefined ? 'ADDED' : changed ? 'UPDATED' : metadata['last_action'],
+                    deleted_at: null,
+                    pruned_at: null
+                }
+            });
+            if (changed) {
+                changedIds.push(id);
+            }
         }
         return Promise.resolve(true);
     });
@@ -86,6 +121,31 @@ export function createHarness(options: HarnessOptions = {}) {
         store,
         savedBatches,
         deletedIds,
+        changedIds,
+        checkpoint: (): CheckpointValue | null => checkpoint,
+        /** Forgets what the previous run asked and logged (the store and the checkpoint stay), for a test of several runs. */
+        startNextRun: (): void => {
+            nango.log.mockClear();
+            nango.batchDelete.mockClear();
+            clari.requests.length = 0;
+            savedBatches.length = 0;
+            deletedIds.length = 0;
+            changedIds.length = 0;
+            events.length = 0;
+        },
+        /** The next run sees this as `nango.lastSyncDate`. */
+        setLastSyncDate: (date: Date): void => {
+            Object.assign(nango, { lastSyncDate: date });
+        },
+        /** Nango's pruning daemon: every live record keeps its id and metadata only. */
+        pruneAll: (): void => {
+            for (const [id, record] of store) {
+                const metadata = asObject(record['_nango_metadata']);
+                if (!metadata['deleted_at']) {
+                    store.set(id, { id, _nango_metadata: { ...metadata, pruned_at: new Date().toISOString() } });
+                }
+            }
+        },
         events,
         logs,
         savedIds: (): string[] => savedBatches.flat().map((record) => String(record['id'])),

@@ -42,7 +42,11 @@ const summary: RunSummary = {
         failed: 0,
         requests: 165,
         retries: 7,
-        throttled: 5
+        throttled: 5,
+        refreshed: 2,
+        deferred: 1,
+        confirmedAlive: 3,
+        withheld: 0
     },
     deletes: 'listRecords'
 };
@@ -66,7 +70,8 @@ describe('the run report format', () => {
         expect(formatPage(page)).toBe('page: listed=98 unchanged=10 pruned=2 fetched=85 saved=85 invalid=2 gone=1');
         expect(formatSummary(summary)).toBe(
             'Clari Copilot calls sync (reconcile) finished in 12.3s: listed=1200 detailsFetched=150 unchangedSkipped=1040 ' +
-                'prunedSkipped=10 saved=150 invalid=3 deleted=4 failed=0 requests=165 retries=7 429s=5 deletes=listRecords'
+                'prunedSkipped=10 saved=150 invalid=3 deleted=4 failed=0 requests=165 retries=7 429s=5 deletes=listRecords ' +
+                'refreshed=2 deferred=1 confirmedAlive=3 withheld=0'
         );
     });
 
