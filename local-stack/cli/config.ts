@@ -41,6 +41,8 @@ const envSchema = z.object({
     NANGO_LOCAL_DB: z.preprocess(blankAsUndefined, z.string().default(DEFAULT_STORE_DIR)),
     // Fractions of a day are allowed so that the lifecycle can be watched locally without waiting a month.
     NANGO_LOCAL_PRUNE_AFTER_DAYS: z.preprocess(blankAsUndefined, z.coerce.number().min(0).max(3650).default(30)),
+    // Unset: no limit, as on Nango's 24 h runner. Fractions allow the interruption to be watched in a test.
+    NANGO_LOCAL_RUN_TIMEOUT_S: z.preprocess(blankAsUndefined, z.coerce.number().positive().max(86_400).optional()),
     NANGO_CONNECTION_ID: z.preprocess(
         blankAsUndefined,
         z
@@ -81,6 +83,11 @@ export function realClariTarget(env: LocalEnv): ClariTarget | null {
         );
     }
     return { baseUrl: env.CLARI_BASE_URL ?? CLARI_API_URL, apiKey, apiPassword };
+}
+
+/** Each execution's bound (NANGO_LOCAL_RUN_TIMEOUT_S) in milliseconds, or undefined for none. */
+export function runTimeoutMs(env: LocalEnv): number | undefined {
+    return env.NANGO_LOCAL_RUN_TIMEOUT_S === undefined ? undefined : env.NANGO_LOCAL_RUN_TIMEOUT_S * 1000;
 }
 
 /** Nango's record lifecycle for `serve` and `start`: NANGO_LOCAL_PRUNE_AFTER_DAYS (0 turns it off). */

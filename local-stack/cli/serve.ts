@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { dashboard } from '../dashboard/index.js';
 import { openStore, startNangoServer } from '../nango-server/index.js';
-import { autoPruneFromEnv, CLARI_API_URL, ConfigError, loadDotEnv, readEnv, realClariTarget } from './config.js';
+import { autoPruneFromEnv, CLARI_API_URL, ConfigError, loadDotEnv, readEnv, realClariTarget, runTimeoutMs } from './config.js';
 import { deployedSyncRunner } from '../runner/deployed-runner.js';
+import { handOverLine } from '../runner/run-chain.js';
 import { describeFailure, runCommand } from './errors.js';
 import { queryHints } from './hints.js';
 import { registerConnection } from './session.js';
@@ -37,12 +38,17 @@ runCommand('serve', async () => {
             runJob: deployedSyncRunner({
                 store,
                 clariBaseUrl,
+                timeoutMs: runTimeoutMs(env),
                 observe: (job) => ({
                     finished: (outcome) => {
                         const what = `${job.flow.name} for ${job.connectionId}`;
-                        console.log(
-                            'result' in outcome ? `run of ${what}: success` : `run of ${what} failed: ${describeFailure(outcome.error)}`
-                        );
+                        if (!('result' in outcome)) {
+                            console.log(`run of ${what} failed: ${describeFailure(outcome.error)}`);
+                        } else {
+                            console.log(
+                                outcome.result.interrupted ? `run of ${what}: ${handOverLine(outcome.result)}` : `run of ${what}: success`
+                            );
+                        }
                     }
                 })
             }),

@@ -2,7 +2,8 @@ import { PROVIDER } from '../../nango-integrations/clari-copilot/constants.js';
 import { createClariProxy, type ClariProxy, type LocalStore } from '../nango-server/index.js';
 import { loadDeployedSync } from '../runner/build.js';
 import type { Persist } from '../runner/persist.js';
-import { runSync, type RunSyncResult } from '../runner/run-sync.js';
+import { handOverLine, runSyncChain } from '../runner/run-chain.js';
+import type { RunSyncResult } from '../runner/run-sync.js';
 import type { SyncEntry } from '../runner/sandbox.js';
 import { PROVIDER_CONFIG_KEY, SYNC_NAME, type ClariTarget } from './config.js';
 import { SyncProgress } from './progress.js';
@@ -14,6 +15,8 @@ export interface SyncSession {
     /** How this process reaches Clari: directly with the credentials, or through the local Nango's proxy. */
     proxy: ClariProxy;
     metadata?: Record<string, unknown> | undefined;
+    /** NANGO_LOCAL_RUN_TIMEOUT_S in milliseconds; undefined for no limit. */
+    timeoutMs?: number | undefined;
 }
 
 /** The local equivalent of creating a Nango connection: the proxy reads the credentials from it. */
@@ -47,12 +50,15 @@ export function deployedSync(): Promise<SyncEntry> {
     return deployed;
 }
 
-/** One run of the real `calls` sync through the local runner, with a live progress display. */
+/**
+ * The real `calls` sync through the local runner, with a live progress display: one run, or under
+ * NANGO_LOCAL_RUN_TIMEOUT_S as many executions as it takes, each interrupted one handing over to the next.
+ */
 export async function runSyncWithProgress(session: SyncSession): Promise<RunSyncResult> {
     const fetchData = await deployedSync();
-    const progress = new SyncProgress();
+    let progress = new SyncProgress();
     try {
-        const result = await runSync({
+        const { final: result } = await runSyncChain({
             persist: session.persist,
             connectionId: session.connectionId,
             providerConfigKey: PROVIDER_CONFIG_KEY,
@@ -60,7 +66,15 @@ export async function runSyncWithProgress(session: SyncSession): Promise<RunSync
             metadata: session.metadata,
             proxy: session.proxy,
             fetchData,
-            onEvent: progress.onEvent
+            timeoutMs: session.timeoutMs,
+            onEvent: (event) => {
+                progress.onEvent(event);
+            },
+            onHandOver: (interrupted) => {
+                progress.stop();
+                console.log(handOverLine(interrupted));
+                progress = new SyncProgress();
+            }
         });
         progress.stop();
         const { added, updated, unchanged, deleted } = result.counts;

@@ -3,6 +3,7 @@ import { DEFAULT_CREDENTIALS, startClariEmulator, type RunningClariEmulator } fr
 import { openStore, startNangoServer } from '../nango-server/index.js';
 import type { SyncJob } from '../nango-server/scheduler.js';
 import { deployedSyncRunner, type RunObserver } from '../runner/deployed-runner.js';
+import { handOverLine } from '../runner/run-chain.js';
 import {
     autoPruneFromEnv,
     loadDotEnv,
@@ -10,6 +11,7 @@ import {
     PROVIDER_CONFIG_KEY,
     readEnv,
     realClariTarget,
+    runTimeoutMs,
     SYNC_NAME,
     type ClariTarget
 } from './config.js';
@@ -69,7 +71,12 @@ runCommand('start', async () => {
         host: '127.0.0.1',
         autoPrune: autoPruneFromEnv(env),
         addOns: [dashboard],
-        runJob: deployedSyncRunner({ store, clariBaseUrl: clari.baseUrl, observe: (job) => showRun(job, firstRunEnded) }),
+        runJob: deployedSyncRunner({
+            store,
+            clariBaseUrl: clari.baseUrl,
+            timeoutMs: runTimeoutMs(env),
+            observe: (job) => showRun(job, firstRunEnded)
+        }),
         onJobError: (job, error) => {
             if (job === null) {
                 console.error(`scheduler: ${describeFailure(error)}`);
@@ -127,6 +134,11 @@ function showRun(job: SyncJob, onFirstEnd: () => void): RunObserver {
             if ('result' in outcome) {
                 const { added, updated, unchanged, deleted } = outcome.result.counts;
                 console.log(`Record store: ${added} added, ${updated} updated, ${unchanged} unchanged, ${deleted} deleted.`);
+                if (outcome.result.interrupted) {
+                    // The scheduler starts the next execution at once; the first run has not ended yet.
+                    console.log(handOverLine(outcome.result));
+                    return;
+                }
             } else {
                 console.error(`sync failed: ${describeFailure(outcome.error)}`);
             }

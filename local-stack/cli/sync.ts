@@ -8,7 +8,16 @@ import {
     registerRemoteConnection,
     type LocalNangoInfo
 } from '../runner/http-persist.js';
-import { ConfigError, loadDotEnv, parseSyncFlags, PROVIDER_CONFIG_KEY, readEnv, realClariTarget, type LocalEnv } from './config.js';
+import {
+    ConfigError,
+    loadDotEnv,
+    parseSyncFlags,
+    PROVIDER_CONFIG_KEY,
+    readEnv,
+    realClariTarget,
+    runTimeoutMs,
+    type LocalEnv
+} from './config.js';
 import { storePersist } from '../runner/persist.js';
 import { runCommand } from './errors.js';
 import { deployedSync, directProxy, registerConnection, runSyncWithProgress } from './session.js';
@@ -73,7 +82,8 @@ async function syncThroughServer(
         persist: createHttpPersist(server),
         proxy: createServerProxy(server, env.NANGO_CONNECTION_ID, server.info.clariBaseUrl),
         connectionId: env.NANGO_CONNECTION_ID,
-        metadata
+        metadata,
+        timeoutMs: runTimeoutMs(env)
     });
 }
 
@@ -92,7 +102,13 @@ async function syncWithOwnStore(env: LocalEnv, metadata: Record<string, unknown>
     try {
         await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
         console.log(`Syncing Clari Copilot calls from ${clari.baseUrl} into ${env.NANGO_LOCAL_DB} (connection ${env.NANGO_CONNECTION_ID})`);
-        await runSyncWithProgress({ persist: storePersist(store), proxy, connectionId: env.NANGO_CONNECTION_ID, metadata });
+        await runSyncWithProgress({
+            persist: storePersist(store),
+            proxy,
+            connectionId: env.NANGO_CONNECTION_ID,
+            metadata,
+            timeoutMs: runTimeoutMs(env)
+        });
     } finally {
         proxy.close();
         await store.close();

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { PGlite } from '@electric-sql/pglite';
 
+import { createCheckpointsStore, type CheckpointsStore } from './checkpoints.js';
 import { createConnectionsStore, type ConnectionsStore } from './connections.js';
 import { createDeploymentsStore, type DeploymentsStore } from './deployments.js';
 import { acquireDirLock } from './lock.js';
@@ -28,6 +29,7 @@ export interface LocalStore {
     readonly connections: ConnectionsStore;
     readonly runs: RunsStore;
     readonly deployments: DeploymentsStore;
+    readonly checkpoints: CheckpointsStore;
     /** Closes the database, then releases the folder to the next owner. */
     close(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<LocalSt
         connections: createConnectionsStore(db),
         runs: createRunsStore(db),
         deployments: createDeploymentsStore(db),
+        checkpoints: createCheckpointsStore(db),
         async close() {
             try {
                 if (!db.closed) {

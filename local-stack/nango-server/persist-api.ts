@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 
+import { checkpointValueSchema } from './checkpoints.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
 import { PROVIDER } from './proxy.js';
 import type { LocalStore } from './database.js';
@@ -28,7 +29,13 @@ const startRunBody = z.strictObject({
     syncName: name,
     runner: z.strictObject({ pid: z.number().int().positive(), startTime: z.string().max(40).optional() })
 });
-const finishRunBody = z.strictObject({ status: z.enum(['success', 'failed']), summary: z.string().max(1_000_000).optional() });
+const checkpointOrNull = checkpointValueSchema.nullable();
+const finishRunBody = z.strictObject({
+    status: z.enum(['success', 'failed']),
+    summary: z.string().max(1_000_000).optional(),
+    interrupted: z.boolean().optional(),
+    checkpoints: z.strictObject({ from: checkpointOrNull, to: checkpointOrNull }).optional()
+});
 const logsBody = z.strictObject({
     lines: z.array(z.strictObject({ level: z.string().min(1).max(20), message: z.string(), createdAt: z.iso.datetime() })).max(10_000)
 });
@@ -94,7 +101,8 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
             return invalid(reply, body.error, 'invalid_body');
         }
         try {
-            await store.runs.finishRun(params.data.runId, body.data.status, body.data.summary);
+            const { status, summary, ...outcome } = body.data;
+            await store.runs.finishRun(params.data.runId, status, summary, outcome);
         } catch (error) {
             return sendError(reply, 409, 'run_not_running', { message: error instanceof Error ? error.message : String(error) });
         }

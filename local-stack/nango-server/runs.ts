@@ -1,5 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 
+import type { CheckpointValue } from './checkpoints.js';
 import { isProcessAlive, type Holder } from './lock.js';
 
 /** The sync runs: one running at a time per sync and connection, kept alive by heartbeats, with their log lines. */
@@ -21,6 +22,22 @@ export interface RunLogLine {
     createdAt: Date;
 }
 
+/** The checkpoints a run went through: the one it started from and the last one it saved (null: none). */
+export interface CheckpointRange {
+    from: CheckpointValue | null;
+    to: CheckpointValue | null;
+}
+
+/** How a run ended, beyond success or failure. */
+export interface RunOutcome {
+    /**
+     * Cut short at a checkpoint (NANGO_LOCAL_RUN_TIMEOUT_S): recorded as a success, so lastSyncDate moves to its
+     * start, and the next execution starts at once from the checkpoint.
+     */
+    interrupted?: boolean | undefined;
+    checkpoints?: CheckpointRange | undefined;
+}
+
 export interface SyncRun {
     runId: number;
     connectionId: string;
@@ -30,6 +47,9 @@ export interface SyncRun {
     finishedAt: Date | null;
     /** On success the run's counts as JSON; on failure the error. */
     summary: string | null;
+    interrupted: boolean;
+    /** Null when the run recorded none (still running, or it never reached the checkpoint API). */
+    checkpoints: CheckpointRange | null;
 }
 
 /** A runner that has not sent a heartbeat for this long is taken for dead, and its run for abandoned. */
@@ -61,7 +81,7 @@ export interface RunsStore {
     startRun(connectionId: string, syncName: string, runner: RunnerIdentity): Promise<StartedRun>;
     /** Keeps a run alive; false when the run is no longer running (finished, or given up as abandoned). */
     heartbeatRun(runId: number): Promise<boolean>;
-    finishRun(runId: number, status: 'success' | 'failed', summary?: string): Promise<void>;
+    finishRun(runId: number, status: 'success' | 'failed', summary?: string, outcome?: RunOutcome): Promise<void>;
     appendRunLogs(runId: number, lines: readonly RunLogLine[]): Promise<void>;
     runLogs(runId: number): Promise<RunLogLine[]>;
     /** Newest first. */
@@ -153,8 +173,10 @@ export function createRunsStore(db: PGlite): RunsStore {
                 started_at: Date;
                 finished_at: Date | null;
                 summary: string | null;
+                interrupted: boolean;
+                checkpoint_range: CheckpointRange | null;
             }>(
-                `SELECT id, connection_id, sync_name, status, started_at, finished_at, summary FROM sync_runs
+                `SELECT id, connection_id, sync_name, status, started_at, finished_at, summary, interrupted, checkpoint_range FROM sync_runs
                  WHERE ($1::text IS NULL OR connection_id = $1) AND ($2::text IS NULL OR sync_name = $2)
                  ORDER BY started_at DESC, id DESC LIMIT $3`,
                 [query.connectionId ?? null, query.syncName ?? null, query.limit]
@@ -166,14 +188,26 @@ export function createRunsStore(db: PGlite): RunsStore {
                 status: row.status,
                 startedAt: row.started_at,
                 finishedAt: row.finished_at,
-                summary: row.summary
+                summary: row.summary,
+                interrupted: row.interrupted,
+                checkpoints: row.checkpoint_range
             }));
         },
 
-        async finishRun(runId, status, summary) {
+        async finishRun(runId, status, summary, outcome = {}) {
+            if (outcome.interrupted === true && status !== 'success') {
+                throw new TypeError('an interrupted run is recorded as a success');
+            }
             const res = await db.query(
-                `UPDATE sync_runs SET status = $2, finished_at = now(), summary = $3 WHERE id = $1 AND status = 'running'`,
-                [runId, status, summary ?? null]
+                `UPDATE sync_runs SET status = $2, finished_at = now(), summary = $3, interrupted = $4, checkpoint_range = $5::jsonb
+                 WHERE id = $1 AND status = 'running'`,
+                [
+                    runId,
+                    status,
+                    summary ?? null,
+                    outcome.interrupted ?? false,
+                    outcome.checkpoints ? JSON.stringify(outcome.checkpoints) : null
+                ]
             );
             if (res.affectedRows !== 1) {
                 throw new Error(`run ${runId} is not running`);

@@ -1,6 +1,6 @@
 import type { LocalStore } from './database.js';
 import type { DeployedFlow } from './deployments.js';
-import { SyncAlreadyRunningError, type SyncRun } from './runs.js';
+import { SyncAlreadyRunningError, type CheckpointRange, type SyncRun } from './runs.js';
 
 /**
  * The local counterpart of Nango's orchestrator: runs every deployed sync for every connection of its
@@ -38,8 +38,14 @@ export interface SyncJob {
     mode: SyncMode;
 }
 
+/** How a job's run ended when it did not fail. */
+export interface RunJobResult {
+    /** Ended at a checkpoint past 80% of NANGO_LOCAL_RUN_TIMEOUT_S: the next execution starts at once. */
+    interrupted: boolean;
+}
+
 /** Runs one job to its end; rejects when the run failed (the run's own record says why). */
-export type RunJob = (job: SyncJob) => Promise<void>;
+export type RunJob = (job: SyncJob) => Promise<RunJobResult> | Promise<void>;
 
 export interface SchedulerOptions {
     store: LocalStore;
@@ -60,6 +66,17 @@ export interface SyncStatus {
     frequency: string | null;
     latestResult: Record<string, { added: number; updated: number; deleted: number }> | null;
     recordCount: Record<string, number>;
+    /**
+     * Not in Nango's answer: the newest run as it ended. INTERRUPTED is a success cut short at a checkpoint
+     * (NANGO_LOCAL_RUN_TIMEOUT_S), which Nango's own status reports as SUCCESS while the next execution runs.
+     */
+    latestRun: {
+        id: number;
+        status: 'RUNNING' | 'SUCCESS' | 'INTERRUPTED' | 'ERROR';
+        startedAt: string;
+        finishedAt: string | null;
+        checkpoints: CheckpointRange | null;
+    } | null;
 }
 
 export class UnknownSyncError extends Error {
@@ -141,6 +158,10 @@ export class SyncScheduler {
             connectionId === undefined ? await this.options.store.connections.listConnectionIds(providerConfigKey) : [connectionId];
         for (const flow of flows) {
             for (const id of connections) {
+                if (mode === 'full_refresh') {
+                    // As on Nango, a full refresh starts over: the sync's checkpoints go along with lastSyncDate.
+                    await this.clearCheckpoints(flow, id);
+                }
                 const key = jobKey(flow, id);
                 const state = this.jobs.get(key) ?? { nextAt: Date.now(), running: null, again: null };
                 this.jobs.set(key, state);
@@ -187,8 +208,24 @@ export class SyncScheduler {
             nextScheduledSyncAt: state && !this.stopped ? new Date(state.nextAt).toISOString() : null,
             frequency: flow.runs,
             latestResult: latestResult(lastSuccess, flow.models),
-            recordCount: Object.fromEntries(counts)
+            recordCount: Object.fromEntries(counts),
+            latestRun: latest
+                ? {
+                      id: latest.runId,
+                      status: runWord(latest),
+                      startedAt: latest.startedAt.toISOString(),
+                      finishedAt: latest.finishedAt?.toISOString() ?? null,
+                      checkpoints: latest.checkpoints
+                  }
+                : null
         };
+    }
+
+    private async clearCheckpoints(flow: DeployedFlow, connectionId: string): Promise<void> {
+        const connection = await this.options.store.connections.getConnection(connectionId, flow.providerConfigKey);
+        if (connection) {
+            await this.options.store.checkpoints.clearSyncCheckpoints(connection.id, flow.name);
+        }
     }
 
     private async syncFlows(providerConfigKey: string, syncNames: readonly string[]): Promise<DeployedFlow[]> {
@@ -236,8 +273,12 @@ export class SyncScheduler {
         state.running = this.options
             .runJob(job)
             .then(
-                () => {
+                (result: unknown) => {
                     state.nextAt = startedAt + intervalOf(job.flow);
+                    if (wasInterrupted(result)) {
+                        // The rest of the work starts at once, from the checkpoint; a trigger waiting already wins.
+                        state.again ??= 'incremental';
+                    }
                 },
                 (error: unknown) => {
                     // Another process holds the run: try again soon rather than a whole interval later.
@@ -265,6 +306,20 @@ function statusWord(latest: SyncRun | undefined, state: JobState | undefined, fl
         return flow.autoStart && flow.runs ? 'RUNNING' : 'STOPPED';
     }
     return latest.status === 'success' ? 'SUCCESS' : 'ERROR';
+}
+
+function wasInterrupted(result: unknown): boolean {
+    return typeof result === 'object' && result !== null && 'interrupted' in result && result.interrupted === true;
+}
+
+function runWord(run: SyncRun): NonNullable<SyncStatus['latestRun']>['status'] {
+    if (run.status === 'running') {
+        return 'RUNNING';
+    }
+    if (run.status === 'failed') {
+        return 'ERROR';
+    }
+    return run.interrupted ? 'INTERRUPTED' : 'SUCCESS';
 }
 
 function jobKey(flow: DeployedFlow, connectionId: string): string {

@@ -110,6 +110,27 @@ export const MIGRATIONS: readonly Migration[] = [
             );
             CREATE INDEX sync_run_logs_run ON sync_run_logs (run_id, id);
         `
+    },
+    {
+        version: 5,
+        name: 'checkpoints',
+        // Nango's checkpoints: one versioned object per connection and key, soft-deleted. A run records whether
+        // it ended interrupted (a success that hands over to the next execution) and the checkpoints it went through.
+        sql: `
+            CREATE TABLE checkpoints (
+                id serial PRIMARY KEY,
+                connection_id integer NOT NULL REFERENCES connections (id),
+                key text NOT NULL CHECK (length(key) BETWEEN 1 AND 255),
+                checkpoint jsonb NOT NULL,
+                version integer NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                deleted_at timestamptz,
+                UNIQUE (connection_id, key)
+            );
+            ALTER TABLE sync_runs ADD COLUMN interrupted boolean NOT NULL DEFAULT false;
+            ALTER TABLE sync_runs ADD COLUMN checkpoint_range jsonb;
+        `
     }
 ];
 

@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 import { PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
+import { registerCheckpointApi } from './checkpoint-api.js';
 import { registerDeployApi } from './deploy-api.js';
 import { SyncScheduler, type RunJob, type SyncJob } from './scheduler.js';
 import { registerSyncApi } from './sync-api.js';
@@ -229,6 +230,7 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
     const clariBaseUrl = options.clariBaseUrl ?? defaultClariBaseUrl();
     registerRecordsApi(app, { store, syncEndpoints: options.syncEndpoints ?? { '/calls': 'Call' } });
     registerPersistApi(app, { store, clariBaseUrl });
+    registerCheckpointApi(app, { checkpoints: store.checkpoints });
     registerDeployApi(app, { store, providerConfigKey });
     const scheduler = options.runJob ? new SyncScheduler({ store, runJob: options.runJob, onJobError: options.onJobError }) : null;
     if (scheduler) {

@@ -17,6 +17,8 @@ export interface DeployedRunnerOptions {
     /** Where the proxy sends the sync's requests, with the connection's credentials. */
     clariBaseUrl: string;
     observe?: ((job: SyncJob) => RunObserver) | undefined;
+    /** NANGO_LOCAL_RUN_TIMEOUT_S in milliseconds; undefined for no limit. */
+    timeoutMs?: number | undefined;
 }
 
 /**
@@ -55,9 +57,11 @@ export function deployedSyncRunner(options: DeployedRunnerOptions): RunJob {
                 syncName: job.flow.name,
                 fetchData: entryFor(job),
                 fullRefresh: job.mode === 'full_refresh',
+                timeoutMs: options.timeoutMs,
                 onEvent: observer.onEvent
             });
             observer.finished?.({ result });
+            return { interrupted: result.interrupted };
         } catch (error) {
             observer.finished?.({ error });
             throw error;

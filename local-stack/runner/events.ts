@@ -18,7 +18,16 @@ export type RunnerEvent =
     | { type: 'saved'; model: string; count: number; added: number; updated: number; unchanged: number }
     | { type: 'deleted'; model: string; count: number }
     | { type: 'log'; level: string; message: string }
-    | { type: 'run-end'; runId: number; status: 'success' | 'failed'; durationMs: number; counts: RunCounts; error?: string };
+    | {
+          type: 'run-end';
+          runId: number;
+          status: 'success' | 'failed';
+          durationMs: number;
+          counts: RunCounts;
+          error?: string;
+          /** A success that ended at a checkpoint past 80% of NANGO_LOCAL_RUN_TIMEOUT_S; the next execution resumes from it. */
+          interrupted?: boolean;
+      };
 
 export function emptyCounts(): RunCounts {
     return { added: 0, updated: 0, unchanged: 0, deleted: 0, requests: 0, retries: 0 };

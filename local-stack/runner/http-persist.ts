@@ -10,7 +10,8 @@ import {
 } from '../nango-server/proxy.js';
 import type { ListRecordsResult, NangoRecord, SaveSummary } from '../nango-server/records.js';
 import type { StartedRun } from '../nango-server/runs.js';
-import type { Persist } from './persist.js';
+import { CheckpointConflictError, checkpointValueSchema, LOCAL_ENVIRONMENT } from '../nango-server/checkpoints.js';
+import type { CheckpointRef, Persist } from './persist.js';
 
 /**
  * A runner's view of a local Nango running in another process: its persist API for writes and run
@@ -41,6 +42,13 @@ const deletedSchema = z.object({ deletedKeys: z.array(z.string()) });
 const recordsPageSchema = z.object({ records: z.array(z.looseObject({})), next_cursor: z.string().nullable() });
 const connectionSchema = z.looseObject({ metadata: z.record(z.string(), z.unknown()).nullish() });
 const infoSchema = z.object({ storeDir: z.string(), clariBaseUrl: z.string() });
+const nangoConnectionSchema = z.looseObject({ id: z.number().int().positive() });
+const storedCheckpointSchema = z.object({
+    checkpoint: checkpointValueSchema,
+    version: z.number().int(),
+    deletedAt: z.iso.datetime().nullable()
+});
+const savedCheckpointSchema = z.object({ checkpoint: checkpointValueSchema, version: z.number().int() });
 
 export type LocalNangoInfo = z.infer<typeof infoSchema>;
 
@@ -108,7 +116,60 @@ export function createHttpPersist(endpoint: LocalNangoEndpoint): Persist {
         'connection-id': connectionId,
         'provider-config-key': endpoint.providerConfigKey
     });
+    const connectionRoute = (connectionId: string, providerConfigKey: string): string =>
+        `/connection/${encodeURIComponent(connectionId)}?provider_config_key=${encodeURIComponent(providerConfigKey)}`;
+    // Nango's persist addresses checkpoints by the connection's numeric id, which does not change: ask once.
+    const nangoIds = new Map<string, Promise<number>>();
+    const checkpointRoute = async (ref: CheckpointRef): Promise<string> => {
+        const cacheKey = JSON.stringify([ref.connectionId, ref.providerConfigKey]);
+        let id = nangoIds.get(cacheKey);
+        if (!id) {
+            id = call(endpoint, 'GET', connectionRoute(ref.connectionId, ref.providerConfigKey)).then(
+                (body) => nangoConnectionSchema.parse(body).id
+            );
+            nangoIds.set(cacheKey, id);
+            id.catch(() => nangoIds.delete(cacheKey));
+        }
+        return `/environment/${LOCAL_ENVIRONMENT}/connection/${await id}/checkpoint`;
+    };
+    const conflictOf = (error: unknown, ref: CheckpointRef, expectedVersion: number): unknown =>
+        error instanceof LocalNangoRequestError && error.code === 'checkpoint_conflict'
+            ? new CheckpointConflictError(ref.key, expectedVersion, undefined, error.message)
+            : error;
     return {
+        async getCheckpoint(ref) {
+            try {
+                const stored = storedCheckpointSchema.parse(
+                    await call(endpoint, 'GET', `${await checkpointRoute(ref)}?key=${encodeURIComponent(ref.key)}`)
+                );
+                return { ...stored, deletedAt: stored.deletedAt === null ? null : new Date(stored.deletedAt) };
+            } catch (error) {
+                if (error instanceof LocalNangoRequestError && error.code === 'checkpoint_not_found') {
+                    return undefined;
+                }
+                throw error;
+            }
+        },
+        async putCheckpoint(ref, checkpoint, expectedVersion) {
+            const route = await checkpointRoute(ref);
+            try {
+                return savedCheckpointSchema.parse(await call(endpoint, 'PUT', route, { key: ref.key, checkpoint, expectedVersion }));
+            } catch (error) {
+                throw conflictOf(error, ref, expectedVersion);
+            }
+        },
+        async deleteCheckpoint(ref, expectedVersion) {
+            const route = await checkpointRoute(ref);
+            try {
+                await call(endpoint, 'DELETE', route, { key: ref.key, expectedVersion });
+                return true;
+            } catch (error) {
+                if (error instanceof LocalNangoRequestError && error.code === 'checkpoint_not_found') {
+                    return false;
+                }
+                throw conflictOf(error, ref, expectedVersion);
+            }
+        },
         async startRun(connectionId, syncName, runner): Promise<StartedRun> {
             const run = startedRunSchema.parse(await call(endpoint, 'POST', '/persist/runs', { connectionId, syncName, runner }));
             return { ...run, lastSyncDate: run.lastSyncDate ?? undefined };
@@ -116,8 +177,13 @@ export function createHttpPersist(endpoint: LocalNangoEndpoint): Persist {
         async heartbeatRun(runId) {
             return z.object({ alive: z.boolean() }).parse(await call(endpoint, 'POST', `/persist/runs/${runId}/heartbeat`, {})).alive;
         },
-        async finishRun(runId, status, summary) {
-            await call(endpoint, 'POST', `/persist/runs/${runId}/finish`, { status, ...(summary === undefined ? {} : { summary }) });
+        async finishRun(runId, status, summary, outcome = {}) {
+            await call(endpoint, 'POST', `/persist/runs/${runId}/finish`, {
+                status,
+                ...(summary === undefined ? {} : { summary }),
+                ...(outcome.interrupted === undefined ? {} : { interrupted: outcome.interrupted }),
+                ...(outcome.checkpoints === undefined ? {} : { checkpoints: outcome.checkpoints })
+            });
         },
         async appendRunLogs(runId, lines) {
             if (lines.length > 0) {
@@ -156,8 +222,7 @@ export function createHttpPersist(endpoint: LocalNangoEndpoint): Persist {
             return { records: page.records as NangoRecord[], next_cursor: page.next_cursor };
         },
         async getMetadata(connectionId, providerConfigKey) {
-            const route = `/connection/${encodeURIComponent(connectionId)}?provider_config_key=${encodeURIComponent(providerConfigKey)}`;
-            return connectionSchema.parse(await call(endpoint, 'GET', route)).metadata ?? {};
+            return connectionSchema.parse(await call(endpoint, 'GET', connectionRoute(connectionId, providerConfigKey))).metadata ?? {};
         }
     };
 }

@@ -5,7 +5,10 @@ import { z } from 'zod';
 import type { ProxyConfiguration } from '../../nango-integrations/models.js';
 import { ProxyNetworkError, type ClariProxy, type HttpMethod, type ProxyResponse } from '../nango-server/proxy.js';
 import type { NangoRecord } from '../nango-server/records.js';
+import type { CheckpointValue } from '../nango-server/checkpoints.js';
+import type { RunCheckpoints } from './checkpointing.js';
 import { ProxyHttpError, ProxyRequestError, type RequestSummary } from './errors.js';
+import { INTERRUPT_AT, RunInterruptedError, type ExecutionLimit } from './execution-limit.js';
 import type { RunCounts, RunnerEvent } from './events.js';
 import type { Persist } from './persist.js';
 
@@ -30,6 +33,12 @@ export interface LocalNangoContext {
     metadata: Record<string, unknown> | undefined;
     counts: RunCounts;
     emit: (event: RunnerEvent) => void;
+    checkpoints: RunCheckpoints;
+    limit: ExecutionLimit;
+    /** Throws once the execution was killed, so a script left running past 95% can no longer write or call out. */
+    assertAlive: () => void;
+    /** Called when saveCheckpoint hands the run over; runSync tells that error from the script's own. */
+    onInterrupt: (error: RunInterruptedError) => void;
 }
 
 /** Nango's default page size for the records API and a runner's reads of it. */
@@ -110,6 +119,7 @@ export class LocalNangoSync {
     }
 
     async proxy<T = unknown>(config: ProxyConfiguration): Promise<LocalProxyResponse<T>> {
+        this.ctx.assertAlive();
         if (config.responseType === 'stream' || config.responseType === 'blob' || config.responseType === 'document') {
             throw new Error(`responseType ${config.responseType} is not supported by the local runner`);
         }
@@ -175,6 +185,7 @@ export class LocalNangoSync {
     }
 
     async batchSave(records: object[], model: string): Promise<boolean> {
+        this.ctx.assertAlive();
         if (records.length === 0) {
             return true;
         }
@@ -197,6 +208,7 @@ export class LocalNangoSync {
     }
 
     async batchDelete(records: object[], model: string): Promise<boolean> {
+        this.ctx.assertAlive();
         if (records.length === 0) {
             return true;
         }
@@ -237,6 +249,7 @@ export class LocalNangoSync {
     private async *pages(model: string, query: { cursor?: string | undefined; ids?: string[] }): AsyncGenerator<NangoRecord> {
         let cursor = query.cursor;
         do {
+            this.ctx.assertAlive();
             const page = await this.ctx.persist.listRecords({
                 connectionId: this.connectionId,
                 model,
@@ -250,6 +263,7 @@ export class LocalNangoSync {
     }
 
     async deleteRecordsFromPreviousExecutions(model: string): Promise<{ deletedKeys: string[] }> {
+        this.ctx.assertAlive();
         const result = await this.ctx.persist.deleteRecordsFromPreviousExecutions(this.connectionId, model, this.ctx.executionId);
         this.ctx.counts.deleted += result.deletedKeys.length;
         this.ctx.emit({ type: 'deleted', model, count: result.deletedKeys.length });
@@ -257,12 +271,42 @@ export class LocalNangoSync {
     }
 
     async getMetadata<T = Record<string, unknown>>(): Promise<T> {
+        this.ctx.assertAlive();
         this.metadata ??= await this.ctx.persist.getMetadata(this.connectionId, this.providerConfigKey);
         return this.metadata as T;
     }
 
+    /** The sync's checkpoint (`sync:<sync name>`), or null when none is saved or it was cleared. */
+    async getCheckpoint(): Promise<CheckpointValue | null> {
+        this.ctx.assertAlive();
+        return this.ctx.checkpoints.get();
+    }
+
+    /**
+     * Saves the sync's checkpoint, refusing what Nango refuses. Past 80% of a bounded execution it then
+     * throws RunInterruptedError, as Nango's Lambda runtime does: the run ends there and the next resumes.
+     */
+    async saveCheckpoint(checkpoint: Record<string, unknown>): Promise<void> {
+        this.ctx.assertAlive();
+        const saved = await this.ctx.checkpoints.save(checkpoint);
+        if (this.ctx.limit.pastInterruptPoint) {
+            const error = new RunInterruptedError(
+                `interrupted at checkpoint ${JSON.stringify(saved)}: past ${((this.ctx.limit.timeoutMs ?? 0) * INTERRUPT_AT) / 1000} s ` +
+                    'of the execution (NANGO_LOCAL_RUN_TIMEOUT_S); the next execution resumes from it'
+            );
+            this.ctx.onInterrupt(error);
+            throw error;
+        }
+    }
+
+    async clearCheckpoint(): Promise<void> {
+        this.ctx.assertAlive();
+        await this.ctx.checkpoints.clear();
+    }
+
     /** Nango's log(...args): a trailing `{ level }` object sets the level (default info). */
     log(...args: unknown[]): Promise<void> {
+        this.ctx.assertAlive();
         const last = args[args.length - 1];
         let level: LogLevel = 'info';
         if (args.length > 1 && last !== null && typeof last === 'object' && 'level' in last) {

@@ -1,8 +1,11 @@
 import { PROVIDER_CONFIG_KEY, SYNC_NAME } from '../../nango-integrations/clari-copilot/constants.js';
 import type { NangoSync } from '../../nango-integrations/models.js';
 import type { ClariProxy } from '../nango-server/proxy.js';
-import type { RunLogLine } from '../nango-server/runs.js';
+import { syncCheckpointKey } from '../nango-server/checkpoints.js';
+import type { CheckpointRange, RunLogLine } from '../nango-server/runs.js';
+import { RunCheckpoints } from './checkpointing.js';
 import { emptyCounts, type RunCounts, type RunnerEvent } from './events.js';
+import { ExecutionLimit, type ExecutionKilledError, type RunInterruptedError } from './execution-limit.js';
 import { thisRunner } from '../nango-server/lock.js';
 import { LocalNangoSync } from './local-nango.js';
 import type { Persist } from './persist.js';
@@ -28,6 +31,8 @@ export interface RunSyncOptions {
     fetchData: (nango: NangoSync) => Promise<void>;
     /** Nango's full refresh: the run sees no lastSyncDate, as on a first run. */
     fullRefresh?: boolean | undefined;
+    /** NANGO_LOCAL_RUN_TIMEOUT_S in milliseconds: interrupt at 80% at a checkpoint, kill at 95%; undefined for no limit. */
+    timeoutMs?: number | undefined;
     onEvent?: ((event: RunnerEvent) => void) | undefined;
 }
 
@@ -41,6 +46,10 @@ export interface RunSyncResult {
     /** What the sync saw as nango.lastSyncDate. */
     lastSyncDate: Date | undefined;
     counts: RunCounts;
+    /** Ended at a checkpoint past 80% of the execution: a success, and the next execution should start at once. */
+    interrupted: boolean;
+    /** The checkpoints the run went through; undefined when the script never touched its checkpoint. */
+    checkpoints: CheckpointRange | undefined;
 }
 
 function errorMessage(err: unknown): string {
@@ -82,7 +91,21 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
     const counts = emptyCounts();
     emit({ type: 'run-start', runId: run.runId, syncName, connectionId, lastSyncDate });
 
+    const limit = new ExecutionLimit(options.timeoutMs);
+    let killed: ExecutionKilledError | undefined;
+    let interruption: RunInterruptedError | undefined;
+    const runCheckpoints = new RunCheckpoints(persist, { connectionId, providerConfigKey, key: syncCheckpointKey(syncName) });
     const local = new LocalNangoSync({
+        checkpoints: runCheckpoints,
+        limit,
+        assertAlive: () => {
+            if (killed) {
+                throw killed;
+            }
+        },
+        onInterrupt: (error) => {
+            interruption = error;
+        },
         persist,
         proxy: options.proxy,
         connectionId,
@@ -98,20 +121,51 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
     const nango = local as unknown as NangoSync;
 
     const started = performance.now();
-    try {
-        await options.fetchData(nango);
-    } catch (err) {
-        const message = errorMessage(err);
-        clearInterval(heartbeat);
-        await flushLogs();
-        await persist.finishRun(run.runId, 'failed', message);
-        emit({ type: 'run-end', runId: run.runId, status: 'failed', durationMs: performance.now() - started, counts, error: message });
-        throw err;
-    }
+    // The script is not awaited past 95%: what it does after that is refused by assertAlive.
+    const ended = await Promise.race([
+        options.fetchData(nango).then(
+            () => ({ error: undefined }),
+            (error: unknown) => ({ error })
+        ),
+        limit.killed.then((error) => {
+            killed = error;
+            return { error };
+        })
+    ]);
+    limit.stop();
     clearInterval(heartbeat);
+    const checkpoints = runCheckpoints.range();
+    const isInterrupted = ended.error !== undefined && ended.error === interruption;
+    if (ended.error !== undefined && !isInterrupted) {
+        const message = errorMessage(ended.error);
+        await flushLogs();
+        await persist.finishRun(run.runId, 'failed', message, { checkpoints });
+        emit({ type: 'run-end', runId: run.runId, status: 'failed', durationMs: performance.now() - started, counts, error: message });
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the sync's own error, rethrown unchanged as callers expect
+        throw ended.error;
+    }
+    if (isInterrupted) {
+        emit({ type: 'log', level: 'info', message: interruption?.message ?? 'interrupted' });
+    }
     await flushLogs();
-    await persist.finishRun(run.runId, 'success', JSON.stringify(counts));
+    await persist.finishRun(run.runId, 'success', JSON.stringify(counts), { interrupted: isInterrupted, checkpoints });
     const finishedAt = new Date();
-    emit({ type: 'run-end', runId: run.runId, status: 'success', durationMs: performance.now() - started, counts });
-    return { runId: run.runId, executionId: run.executionId, startedAt: run.startedAt, finishedAt, lastSyncDate, counts };
+    emit({
+        type: 'run-end',
+        runId: run.runId,
+        status: 'success',
+        durationMs: performance.now() - started,
+        counts,
+        ...(isInterrupted ? { interrupted: true } : {})
+    });
+    return {
+        runId: run.runId,
+        executionId: run.executionId,
+        startedAt: run.startedAt,
+        finishedAt,
+        lastSyncDate,
+        counts,
+        interrupted: isInterrupted,
+        checkpoints
+    };
 }
