@@ -21,9 +21,14 @@ function describe(value: unknown): string {
     return `a ${typeof value}`;
 }
 
+/** A Date from any realm: the sandboxed script's Date is not the host's, so `instanceof Date` misses it. */
+function isDate(value: unknown): value is Date {
+    return Object.prototype.toString.call(value) === '[object Date]';
+}
+
 /** The checkpoint as it is stored, or InvalidCheckpointError. */
 export function checkpointValue(input: unknown): CheckpointValue {
-    if (typeof input !== 'object' || input === null || Array.isArray(input) || input instanceof Date) {
+    if (typeof input !== 'object' || input === null || Array.isArray(input) || isDate(input)) {
         throw new InvalidCheckpointError(`saveCheckpoint: a checkpoint must be a flat object, not ${describe(input)}`);
     }
     const entries = Object.entries(input);
@@ -34,11 +39,12 @@ export function checkpointValue(input: unknown): CheckpointValue {
     }
     const out: CheckpointValue = {};
     for (const [field, value] of entries) {
-        if (value instanceof Date) {
-            if (Number.isNaN(value.getTime())) {
+        if (isDate(value)) {
+            const time = Date.prototype.getTime.call(value);
+            if (Number.isNaN(time)) {
                 throw new InvalidCheckpointError(`saveCheckpoint: field "${field}" is an invalid Date`);
             }
-            out[field] = value.toISOString();
+            out[field] = new Date(time).toISOString();
         } else if (typeof value === 'string') {
             if (value.length > CHECKPOINT_MAX_STRING) {
                 throw new InvalidCheckpointError(

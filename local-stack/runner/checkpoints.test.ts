@@ -1,3 +1,5 @@
+import vm from 'node:vm';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { NangoSync } from '../../nango-integrations/models.js';
@@ -38,6 +40,8 @@ describe('checkpoint values', () => {
         const widest = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`f${i}`, 'y'.repeat(4000)]));
         expect(checkpointValue(widest)).toEqual(widest);
         expect(checkpointValue({})).toEqual({});
+        // A script's Date comes from its sandbox's realm, where `instanceof Date` is false.
+        expect(checkpointValue({ d: vm.runInNewContext('new Date(0)') as unknown })).toEqual({ d: '1970-01-01T00:00:00.000Z' });
     });
 
     it.each([
