@@ -443,3 +443,33 @@ describe('a local Nango without a runner', () => {
         }
     });
 });
+
+describe('checkpoints and interruptions', () => {
+    it('shows an interrupted run for what it is, with the checkpoints it went through, and the sync’s current checkpoint', async () => {
+        // A connection of its own: the seeded one has a run still running.
+        const connection = await store.connections.upsertConnection({
+            connectionId: 'conn-checkpointed',
+            providerConfigKey: 'clari-copilot',
+            provider: 'clari-copilot',
+            apiKey: API_KEY,
+            apiPassword: API_PASSWORD
+        });
+        const run = await store.runs.startRun(connection.connectionId, 'calls', thisRunner());
+        await store.runs.finishRun(run.runId, 'success', '{}', {
+            interrupted: true,
+            checkpoints: { from: { window: 2 }, to: { window: 5, since: '2025-01-01T00:00:00.000Z' } }
+        });
+        await store.checkpoints.putCheckpoint(connection.id, 'sync:calls', { window: 5, since: '2025-01-01T00:00:00.000Z' }, 1);
+
+        const runPage = await page(`/ui/runs/${run.runId}`);
+        expect(runPage.statusCode).toBe(200);
+        expect(runPage.body).toContain('status-interrupted');
+        expect(textOf(runPage.body)).toContain('Checkpoints from {"window":2} to {"since":"2025-01-01T00:00:00.000Z","window":5}');
+        expect(textOf(runPage.body)).toContain('it counts as a success, and the next execution started at once');
+        expect(textOf((await page('/')).body)).toMatch(/interrupted/);
+
+        const deployed = textOf((await page('/ui/deployed')).body);
+        expect(deployed).toContain('Checkpoint');
+        expect(deployed).toContain('{"since":"2025-01-01T00:00:00.000Z","window":5}');
+    });
+});

@@ -1,3 +1,4 @@
+import { syncCheckpointKey, type CheckpointValue } from '../nango-server/checkpoints.js';
 import type { SyncScheduler } from '../nango-server/scheduler.js';
 import type { LocalStore } from '../nango-server/database.js';
 import type { RunLogLine, SyncRun } from '../nango-server/runs.js';
@@ -17,7 +18,8 @@ export interface RunRow {
     connectionId: string;
     syncName: string;
     kind: string;
-    status: SyncRun['status'];
+    /** `interrupted`: a success cut short at a checkpoint (NANGO_LOCAL_RUN_TIMEOUT_S), handing over to the next execution. */
+    status: SyncRun['status'] | 'interrupted';
     started: TimeText | null;
     duration: string;
     cells: RunCell[];
@@ -26,6 +28,8 @@ export interface RunRow {
     /** Why a failed run failed. */
     error: string | null;
     progress: ProgressView | null;
+    /** The checkpoints the run went through, as JSON text; null when it recorded none. */
+    checkpoints: { from: string; to: string } | null;
 }
 
 export interface ProgressView extends RunProgress {
@@ -96,7 +100,7 @@ export function runRow(run: SyncRun, lines: readonly RunLogLine[], secrets: read
         connectionId: run.connectionId,
         syncName: run.syncName,
         kind: figures.kind ?? 'not known yet',
-        status: run.status,
+        status: run.interrupted ? 'interrupted' : run.status,
         started: timeText(run.startedAt),
         duration: `${durationText(end.getTime() - run.startedAt.getTime())}${run.finishedAt === null ? ' so far' : ''}`,
         cells: COLUMNS.map(([key, label]) => {
@@ -105,8 +109,16 @@ export function runRow(run: SyncRun, lines: readonly RunLogLine[], secrets: read
         }),
         partial: summary === null,
         error: run.status === 'failed' && run.summary !== null ? redact(run.summary, secrets) : null,
-        progress: run.status === 'running' ? progressView(run, figures, now) : null
+        progress: run.status === 'running' ? progressView(run, figures, now) : null,
+        checkpoints: run.checkpoints && {
+            from: checkpointText(run.checkpoints.from),
+            to: checkpointText(run.checkpoints.to)
+        }
     };
+}
+
+export function checkpointText(checkpoint: CheckpointValue | null | undefined): string {
+    return checkpoint ? JSON.stringify(checkpoint) : 'none';
 }
 
 /** The credentials of every connection the runs belong to, for `redact`. */
@@ -136,7 +148,15 @@ export interface DeployedView {
         lastFinished: TimeText | null;
         next: TimeText | null;
         records: string;
+        /** The sync's current checkpoint for the connection, as JSON text, or `none`. */
+        checkpoint: string;
     }[];
+}
+
+async function currentCheckpoint(store: LocalStore, providerConfigKey: string, connectionId: string, syncName: string): Promise<string> {
+    const connection = await store.connections.getConnection(connectionId, providerConfigKey);
+    const stored = connection && (await store.checkpoints.getCheckpoint(connection.id, syncCheckpointKey(syncName)));
+    return checkpointText(stored && stored.deletedAt === null ? stored.checkpoint : null);
 }
 
 export async function deployedViews(store: LocalStore, scheduler: SyncScheduler | null): Promise<DeployedView[]> {
@@ -153,15 +173,18 @@ export async function deployedViews(store: LocalStore, scheduler: SyncScheduler 
             autoStart: flow.autoStart,
             models: flow.models.join(', '),
             deployed: timeText(flow.deployedAt),
-            connections: statuses.map((status) => ({
-                connectionId: status.connection_id,
-                status: status.status,
-                lastFinished: status.finishedAt === null ? null : timeText(status.finishedAt),
-                next: status.nextScheduledSyncAt === null ? null : timeText(status.nextScheduledSyncAt),
-                records: Object.entries(status.recordCount)
-                    .map(([model, count]) => `${count} ${model}`)
-                    .join(', ')
-            }))
+            connections: await Promise.all(
+                statuses.map(async (status) => ({
+                    connectionId: status.connection_id,
+                    checkpoint: await currentCheckpoint(store, flow.providerConfigKey, status.connection_id, flow.name),
+                    status: status.status,
+                    lastFinished: status.finishedAt === null ? null : timeText(status.finishedAt),
+                    next: status.nextScheduledSyncAt === null ? null : timeText(status.nextScheduledSyncAt),
+                    records: Object.entries(status.recordCount)
+                        .map(([model, count]) => `${count} ${model}`)
+                        .join(', ')
+                }))
+            )
         });
     }
     return views;
