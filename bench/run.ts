@@ -35,8 +35,8 @@ import {
 /**
  * `npm run bench`: first sync of N calls against the Clari Copilot emulator at Clari's 10 req/s with
  * realistic latency, then an incremental run with no change, a reconciliation, a reconciliation after every
- * payload was pruned, an incremental run with 1% changed (on the pruned store), and
- * the naive baseline at a fixed 300 ms detail latency. Each sync runs in a child process (sync-child.ts).
+ * payload was pruned, an incremental run with 1% changed (on the pruned store), a reconciliation after
+ * pruning again, and the naive baseline at a fixed 300 ms detail latency. Each sync runs in a child process (sync-child.ts).
  * See USAGE in args.ts for the flags and bench/results/summary.md for the latest published figures.
  */
 
@@ -61,7 +61,8 @@ async function benchSize(n: number, args: BenchArgs, now: Date): Promise<SizeRes
             strategy: 'ours',
             storeDir: path.join(tmp, 'ours'),
             connectionId: CONNECTION_ID,
-            metadata: { maxRequestsPerSecond: rate, reconcileEveryHours }
+            // The daily refresh of recent calls would join whichever run crosses midnight UTC; its cost is capped apart.
+            metadata: { maxRequestsPerSecond: rate, reconcileEveryHours, refreshRecentDays: 0 }
         });
         const run = (label: string, config: RunOptions['config'], expectedRequests: number): ReturnType<typeof measure> =>
             measure({ label: `N=${n} ${label}`, emulator, speed, latency, config, expectedRequests });
@@ -71,13 +72,15 @@ async function benchSize(n: number, args: BenchArgs, now: Date): Promise<SizeRes
         const first = await run('ours: first sync', oursConfig(NO_RECONCILE_HOURS), dataset.expectedSynced + listPages);
         const noChange = await run('ours: incremental, nothing changed', oursConfig(NO_RECONCILE_HOURS), 2);
         const reconcile = await run('ours: reconciliation (reconcileEveryHours 0)', oursConfig(0), listPages);
-        // Nango prunes a payload 30 days after its last update. Pruning right after a run that saved a change
-        // would put that change inside the sync's 10-minute clock-skew overlap, which no 30-day-old record is in,
-        // so the pruned reconciliation comes before the run that changes calls (which then runs on a pruned store).
+        // Nango prunes a payload 30 days after its last update; here every payload at once.
         await pruneEveryRecord(oursConfig(0).storeDir);
         const reconcilePruned = await run('ours: reconciliation, every payload pruned', oursConfig(0), listPages);
         const changedCalls = await emulator.modify(Math.round(n / 100));
         const changed = await run(`ours: incremental, ${changedCalls} calls changed`, oursConfig(NO_RECONCILE_HOURS), changedCalls + 2);
+        // The changed calls were stored seconds after Clari changed them: the case a fixed clock-skew allowance
+        // would fetch again after every prune.
+        await pruneEveryRecord(oursConfig(0).storeDir);
+        const reconcilePrunedTwice = await run('ours: reconciliation, store pruned twice', oursConfig(0), listPages);
 
         let baseline: BaselineComparison | null = null;
         let baselineSkipped: string | null = null;
@@ -94,7 +97,7 @@ async function benchSize(n: number, args: BenchArgs, now: Date): Promise<SizeRes
                 strategy,
                 storeDir: path.join(tmp, folder),
                 connectionId: CONNECTION_ID,
-                metadata: { maxRequestsPerSecond: CLARI_RATE * baselineSpeed }
+                metadata: { maxRequestsPerSecond: CLARI_RATE * baselineSpeed, refreshRecentDays: 0 }
             });
             const oursAt300 = comparisonConfig('ours', 'ours-300ms');
             await prepareStore(emulator, oursAt300);
@@ -110,7 +113,19 @@ async function benchSize(n: number, args: BenchArgs, now: Date): Promise<SizeRes
             baselineSkipped = `not run: N > --baseline-max ${args.baselineMax}`;
             console.log(`  naive baseline SKIPPED for N=${n} (above --baseline-max ${args.baselineMax})`);
         }
-        return { n, dataset, first, noChange, changedCalls, changed, reconcile, reconcilePruned, baseline, baselineSkipped };
+        return {
+            n,
+            dataset,
+            first,
+            noChange,
+            changedCalls,
+            changed,
+            reconcile,
+            reconcilePruned,
+            reconcilePrunedTwice,
+            baseline,
+            baselineSkipped
+        };
     } finally {
         await emulator.close();
         await rm(tmp, { recursive: true, force: true });
@@ -173,8 +188,7 @@ async function runBench(args: BenchArgs): Promise<BenchResults> {
     setMaxListeners(1000);
     const benchStarted = Date.now();
     // Fixed for the whole run, and close to the real clock: the sync's window is relative to it. It is an hour
-    // back so that no call changed within the sync's 10-minute clock-skew overlap before a first sync stored it:
-    // a store Nango prunes has aged 30 days, and the pruned-store row would otherwise refetch such calls.
+    // back, as a dataset's last changes are in a store that Nango prunes after 30 days.
     const now = new Date(Math.floor(benchStarted / 60_000) * 60_000 - DATASET_LEAD_MS);
     const command = commandLine(args);
     console.log(
@@ -216,6 +230,7 @@ function withStoreLocation(results: BenchResults): BenchResults {
             changed: upgrade(size.changed),
             reconcile: upgrade(size.reconcile),
             reconcilePruned: upgrade(size.reconcilePruned),
+            reconcilePrunedTwice: size.reconcilePrunedTwice && upgrade(size.reconcilePrunedTwice),
             baseline: size.baseline && { ...size.baseline, ours: upgrade(size.baseline.ours), naive: upgrade(size.baseline.naive) }
         }))
     };

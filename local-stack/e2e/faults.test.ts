@@ -128,12 +128,11 @@ describe('malformed calls', () => {
     it('a malformed call in the middle of a page is logged by id and counted; the rest of its page is saved', async () => {
         const target = await connect({ seed: 51 });
         const truth: TruthCall[] = await target.control.truth();
-        // Oldest first, as the sync lists: positions 40 and 60 sit in the middle of the first page.
-        const oldestFirst = truth
+        // Newest first, as the sync lists (the truth's order): positions 40 and 60 sit in the middle of the first page.
+        const newestFirst = truth
             .filter((call) => !call.private && isInWindow(call, { after: new Date(0), before: new Date() }))
-            .reverse()
             .map((call) => call.id);
-        const corrupted = [oldestFirst[40], oldestFirst[60]].filter((id): id is string => id !== undefined);
+        const corrupted = [newestFirst[40], newestFirst[60]].filter((id): id is string => id !== undefined);
         const mutation = await target.control.mutate({ corrupt: corrupted });
         expect(mutation.corrupt).toEqual(corrupted);
 
@@ -151,7 +150,7 @@ describe('malformed calls', () => {
 
         const expected = await expectComplete(target, run);
         expect(corrupted.filter((id) => expected.has(id))).toEqual([]);
-        expect(expected.size).toBe(oldestFirst.length - 2);
+        expect(expected.size).toBe(newestFirst.length - 2);
     });
 });
 

@@ -66,12 +66,12 @@ describe('a sync killed mid-run', () => {
         const truth = await new EmulatorControl(emulator.url).truth();
         const expected = expectedRecords(truth, lastDays(new Date()));
         expect(expected.size).toBeGreaterThan(500);
-        // The pages the sync lists: oldest first, ties broken by id, 100 a page.
-        const oldestFirst = truth
+        // The pages the sync lists: newest first, ties broken by id as the emulator does, 100 a page.
+        const newestFirst = truth
             .filter((call) => expected.has(call.id))
-            .sort((a: TruthCall, b: TruthCall) => callTimeMs(a) - callTimeMs(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+            .sort((a: TruthCall, b: TruthCall) => callTimeMs(b) - callTimeMs(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
             .map((call) => call.id);
-        const pageOf = new Map(oldestFirst.map((id, index) => [id, Math.floor(index / PAGE_SIZE)]));
+        const pageOf = new Map(newestFirst.map((id, index) => [id, Math.floor(index / PAGE_SIZE)]));
         const pageSizes = new Map<number, number>();
         pageOf.forEach((page) => pageSizes.set(page, (pageSizes.get(page) ?? 0) + 1));
 

@@ -102,3 +102,33 @@ export function versions(records: readonly ServedRecord[]): Record<string, strin
         records.map((record) => [record.id, `${record.lastModifiedAt} ${record.lastAction} ${record.deletedAt ?? 'live'}`])
     );
 }
+
+/** Prunes every record of the connection as an app would, through Nango's `PATCH /records/prune`: up to the newest cursor, until has_more is false. */
+export async function pruneEverything(serverUrl: string, secretKey: string, nango: Nango, connectionId: string): Promise<number> {
+    const all = await listServed(nango, connectionId);
+    const until = all.at(-1)?.cursor;
+    if (until === undefined) {
+        throw new Error('nothing to prune');
+    }
+    let total = 0;
+    for (;;) {
+        const response = await fetch(`${serverUrl}/records/prune`, {
+            method: 'PATCH',
+            headers: {
+                Authorization: `Bearer ${secretKey}`,
+                'Content-Type': 'application/json',
+                'Connection-Id': connectionId,
+                'Provider-Config-Key': PROVIDER_CONFIG_KEY
+            },
+            body: JSON.stringify({ model: CALL_MODEL, until_cursor: until, limit: 100 })
+        });
+        if (response.status !== 200) {
+            throw new Error(`PATCH /records/prune answered ${response.status}: ${await response.text()}`);
+        }
+        const { count, has_more: hasMore } = (await response.json()) as { count: number; has_more: boolean };
+        total += count;
+        if (!hasMore) {
+            return total;
+        }
+    }
+}

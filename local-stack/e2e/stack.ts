@@ -31,8 +31,11 @@ import { planOf, type LogLine, type RunPlanSeen } from './run-logs.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SECRET_KEY = 'e2e-secret-key';
-/** Fast local runs: the client-side limiter barely throttles, and no signed media URLs (they differ per fetch). */
-export const FAST_METADATA = { maxRequestsPerSecond: 500, includeMedia: false } as const;
+/**
+ * Fast local runs: the client-side limiter barely throttles, no signed media URLs (they differ per fetch), and no
+ * daily refresh of recent calls, which would join any run that crosses midnight UTC (it has tests of its own).
+ */
+export const FAST_METADATA = { maxRequestsPerSecond: 500, includeMedia: false, refreshRecentDays: 0 } as const;
 /** Never due again within a test: 30-day periods counted from the epoch. */
 export const RARE_RECONCILE = { ...FAST_METADATA, reconcileEveryHours: 720 } as const;
 export const ALWAYS_RECONCILE = { ...FAST_METADATA, reconcileEveryHours: 0 } as const;
@@ -137,15 +140,20 @@ export class E2EStack {
     private async record(
         target: SyncTarget,
         metadata: Record<string, unknown>,
-        proxy: ClariProxy
+        proxy: ClariProxy,
+        lastSyncDate?: Date
     ): Promise<{ outcome: { ok: true; result: RunSyncResult } | { ok: false; error: unknown }; recording: RunRecording }> {
         await target.control.resetStats();
         const events: RunnerEvent[] = [];
         const started = performance.now();
         let outcome: { ok: true; result: RunSyncResult } | { ok: false; error: unknown };
         try {
+            const persist = storePersist(this.store);
             const result = await runSync({
-                persist: storePersist(this.store),
+                persist:
+                    lastSyncDate === undefined
+                        ? persist
+                        : { ...persist, startRun: async (...args) => ({ ...(await persist.startRun(...args)), lastSyncDate }) },
                 connectionId: target.connectionId,
                 metadata,
                 proxy,
@@ -176,6 +184,21 @@ export class E2EStack {
             throw new Error('the sync logged no run report start line');
         }
         return { ...recording, result: outcome.result, plan };
+    }
+
+    /**
+     * Runs the sync once as if the last successful run had started at `lastSyncDate` (what `nango dryrun
+     * --lastSyncDate` does), for runs that depend on the day: the sync runs in a sandbox on the real clock.
+     */
+    async runSince(target: SyncTarget, lastSyncDate: Date, metadata: Record<string, unknown> = FAST_METADATA): Promise<RunOutcome> {
+        const { outcome, recording } = await this.record(target, metadata, target.proxy, lastSyncDate);
+        if (!outcome.ok) {
+            throw new Error(`the sync run failed: ${String(outcome.error)}`, { cause: outcome.error });
+        }
+        if (!recording.plan) {
+            throw new Error('the sync logged no run report start line');
+        }
+        return { ...recording, result: outcome.result, plan: recording.plan };
     }
 
     /** Runs the sync once, expecting it to fail. */

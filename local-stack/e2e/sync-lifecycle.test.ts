@@ -138,8 +138,11 @@ describe('changes between runs', () => {
 
         const second = await stack.run(target, ALWAYS_RECONCILE);
         expect(second.plan.kind).toBe('reconcile');
-        // Details only for what changed; unchanged calls cost list pages only.
-        expect(second.requests.byEndpoint['call-details']).toBe(added.length + modified.length + processedBefore.length);
+        // Details for what changed, and one request per unlisted call to confirm it is gone; unchanged calls cost
+        // list pages only.
+        expect(second.requests.byEndpoint['call-details']).toBe(
+            added.length + modified.length + processedBefore.length + deleted.length + privatised.length
+        );
 
         const since = second.result.startedAt.toISOString();
         const changed = await listServed(stack.nango, target.connectionId, { modifiedAfter: since });

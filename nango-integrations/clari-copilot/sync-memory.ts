@@ -10,8 +10,6 @@ const MAX_CHECKPOINT_STRING = 4000;
  * written by an older version of this sync): a call may look up to this much newer than Nango's record of it.
  */
 export const DEFAULT_CLARI_LEAD_MS = 10 * 60 * 1000;
-/** Room for Nango's runner and record store not sharing one clock exactly, and for rounding to the millisecond. */
-export const NANGO_CLOCK_MARGIN_MS = 60 * 1000;
 
 const memorySchema = z
     .object({
@@ -66,9 +64,15 @@ export class SyncMemory {
         return new SyncMemory(nango, saved, leadMs ?? fallbackLeadMs, today);
     }
 
-    /** How far past Nango's `last_modified_at` an unchanged call's `last_modified_time` may lie; -Infinity when unknown. */
+    /**
+     * How far past Nango's `last_modified_at` an unchanged call's `last_modified_time` may lie; -Infinity when
+     * unknown. No margin is added for Nango's runner and record store keeping different time: the store writes
+     * a record at least a Clari round trip and a persist call after the runner asked for its details, which
+     * covers clocks that NTP keeps within milliseconds. A margin would instead hide real changes made within
+     * it after the call was stored.
+     */
     get prunedAllowanceMs(): number {
-        return Math.max(this.knownLeadMs, this.runLeadMs) + NANGO_CLOCK_MARGIN_MS;
+        return Math.max(this.knownLeadMs, this.runLeadMs);
     }
 
     /** Call details arrived for a request sent at `requestedAtMs` on this runner's clock. */

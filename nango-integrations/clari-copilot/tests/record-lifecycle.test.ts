@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NangoSync } from '../../models.js';
 import { canListRecords } from '../record-lister.js';
 import { compareWithStored } from '../stored-calls.js';
-import { DEFAULT_CLARI_LEAD_MS, NANGO_CLOCK_MARGIN_MS } from '../sync-memory.js';
+import { DEFAULT_CLARI_LEAD_MS } from '../sync-memory.js';
 import { failWith, makeCall } from './fake-clari.js';
 import { createHarness, daysAgo, integrationDir, prunedRecord } from './harness.js';
 
@@ -17,7 +17,7 @@ const MINUTE_MS = 60_000;
 /** These tests are about pruned records; the daily refresh of recent calls has its own. */
 const NO_REFRESH = { refreshRecentDays: 0 };
 const DAY = 24 * 60 * MINUTE_MS;
-const DEFAULT_ALLOWANCE_MS = DEFAULT_CLARI_LEAD_MS + NANGO_CLOCK_MARGIN_MS;
+const DEFAULT_ALLOWANCE_MS = DEFAULT_CLARI_LEAD_MS;
 
 // Pacing runs on fake time (harness.run fires the timers), so no test waits for the rate limiter.
 beforeEach(() => {
