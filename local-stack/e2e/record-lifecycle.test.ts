@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CALL_MODEL, PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { autoPruneFromEnv, readEnv } from '../cli/config.js';
 import { startNangoServer } from '../nango-server/index.js';
 import { AWAITING_PROCESSING, callTimeMs, pick, statusOf, type TruthCall } from './emulator-client.js';
