@@ -70,7 +70,7 @@ function flow(autoStart: boolean): DeployFlowInput {
     };
 }
 
-async function seed(store: LocalStore): Promise<{ succeeded: number; failed: number; running: number }> {
+async function seed(store: LocalStore): Promise<{ withheld: number; succeeded: number; failed: number; running: number }> {
     await store.connections.upsertConnection({
         connectionId: CONNECTION,
         providerConfigKey: KEY,
@@ -110,12 +110,19 @@ async function seed(store: LocalStore): Promise<{ succeeded: number; failed: num
             runId,
             messages.map((message) => ({ level: 'info', message, createdAt: new Date() }))
         );
+    const withheld = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
+    await logs(withheld.runId, [
+        'Starting reconcile run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
+        'Withholding every delete this run: 300 of 300 stored call(s) went unlisted',
+        'Clari Copilot calls sync (reconcile) finished in 1.0s: listed=0 detailsFetched=0 unchangedSkipped=0 prunedSkipped=0 saved=0 invalid=0 deleted=0 failed=0 requests=2 retries=0 429s=0 deletes=withheld refreshed=0 deferred=0 confirmedAlive=0 withheld=300'
+    ]);
+    await store.runs.finishRun(withheld.runId, 'success');
     const succeeded = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
     await logs(succeeded.runId, [
         'Starting initial run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
         'window: matched=223',
         'page: listed=100 unchanged=0 pruned=0 fetched=100 saved=100 invalid=0 gone=0',
-        'Clari Copilot calls sync (initial) finished in 2.2s: listed=223 detailsFetched=221 unchangedSkipped=1 prunedSkipped=2 saved=219 invalid=3 deleted=4 failed=5 requests=226 retries=7 429s=8 deletes=listRecords'
+        'Clari Copilot calls sync (initial) finished in 2.2s: listed=223 detailsFetched=221 unchangedSkipped=1 prunedSkipped=2 saved=219 invalid=3 deleted=4 failed=5 requests=226 retries=7 429s=8 deletes=listRecords refreshed=0 deferred=0 confirmedAlive=0 withheld=0'
     ]);
     await store.runs.finishRun(
         succeeded.runId,
@@ -135,13 +142,13 @@ async function seed(store: LocalStore): Promise<{ succeeded: number; failed: num
         'window: matched=400',
         'page: listed=100 unchanged=10 pruned=0 fetched=90 saved=90 invalid=0 gone=0'
     ]);
-    return { succeeded: succeeded.runId, failed: failed.runId, running: running.runId };
+    return { withheld: withheld.runId, succeeded: succeeded.runId, failed: failed.runId, running: running.runId };
 }
 
 const tmp = makeTempDir('dashboard-routes');
 let store: LocalStore;
 let app: FastifyInstance;
-let runs: { succeeded: number; failed: number; running: number };
+let runs: { withheld: number; succeeded: number; failed: number; running: number };
 const jobs: SyncJob[] = [];
 
 beforeAll(async () => {
@@ -242,6 +249,16 @@ describe('dashboard pages', () => {
         expect(text).toContain(`Run #${runs.succeeded}: calls (initial)`);
         expect(text).toContain('Log lines (4)');
         expect(text).toContain('page: listed=100 unchanged=0 pruned=0 fetched=100 saved=100 invalid=0 gone=0');
+    });
+
+    it('shows a reconciliation that withheld its deletes for what it is, on the list and on its page', async () => {
+        const notice =
+            /Deletes withheld: 300 stored call\(s\) went unlisted, more than a reconciliation may delete at once, so nothing was deleted/;
+        expect(textOf((await page('/')).body)).toMatch(notice);
+        const res = await page(`/ui/runs/${runs.withheld}`);
+        expect(res.body).toContain('data-field="deletes-notice"');
+        expect(textOf(res.body)).toMatch(notice);
+        expect(textOf((await page(`/ui/runs/${runs.succeeded}`)).body)).not.toMatch(/Deletes withheld/);
     });
 
     it('reports a running run’s progress as JSON for the page’s script', async () => {

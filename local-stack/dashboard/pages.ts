@@ -27,6 +27,8 @@ export interface RunRow {
     partial: boolean;
     /** Why a failed run failed. */
     error: string | null;
+    /** A reconciliation that deleted nothing on purpose, and why: a decision the user should see without reading logs. */
+    deletesNotice: string | null;
     progress: ProgressView | null;
     /** The checkpoints the run went through, as JSON text; null when it recorded none. */
     checkpoints: { from: string; to: string } | null;
@@ -109,12 +111,28 @@ export function runRow(run: SyncRun, lines: readonly RunLogLine[], secrets: read
         }),
         partial: summary === null,
         error: run.status === 'failed' && run.summary !== null ? redact(run.summary, secrets) : null,
+        deletesNotice: deletesNotice(figures),
         progress: run.status === 'running' ? progressView(run, figures, now) : null,
         checkpoints: run.checkpoints && {
             from: checkpointText(run.checkpoints.from),
             to: checkpointText(run.checkpoints.to)
         }
     };
+}
+
+/** What a reconciliation's delete pass decided when it deleted nothing on purpose (see the sync's run report). */
+export function deletesNotice(figures: RunFigures): string | null {
+    if (figures.deletes === 'withheld') {
+        const count = figures.summary?.withheld ?? 0;
+        return (
+            `Deletes withheld: ${count > 0 ? `${count} stored call(s)` : 'every stored call'} went unlisted, more than a ` +
+            `reconciliation may delete at once, so nothing was deleted. The next reconciliation looks again; the log lines say why.`
+        );
+    }
+    if (figures.deletes === 'skipped') {
+        return 'Deletes skipped: this reconciliation could not list every call, so it deleted nothing. The log lines say why.';
+    }
+    return null;
 }
 
 export function checkpointText(checkpoint: CheckpointValue | null | undefined): string {

@@ -20,6 +20,10 @@ describe('runFigures', () => {
             requests: 226,
             retries: 5,
             throttled: 6,
+            refreshed: 7,
+            deferred: 8,
+            confirmedAlive: 9,
+            withheld: 10,
             deleteMethod: 'listRecords'
         });
         const figures = runFigures(
@@ -42,7 +46,11 @@ describe('runFigures', () => {
             failed: 1,
             requests: 226,
             retries: 5,
-            throttled: 6
+            throttled: 6,
+            refreshed: 7,
+            deferred: 8,
+            confirmedAlive: 9,
+            withheld: 10
         });
     });
 

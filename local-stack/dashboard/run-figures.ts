@@ -1,11 +1,12 @@
-import { parseReportLine, type PageCounts, type SummaryCounts } from '../../nango-integrations/clari-copilot/run-report.js';
+import { parseReportLine, type PageCounts, type RunSummary } from '../../nango-integrations/clari-copilot/run-report.js';
 
 /**
  * What the dashboard reads from a run's log lines: the sync reports its kind, its size, each page and its
  * totals there (the run report, specified and parsed by the sync's `run-report.ts`).
  */
 
-export type { SummaryCounts } from '../../nango-integrations/clari-copilot/run-report.js';
+/** Every counter of the summary line. */
+export type SummaryCounts = RunSummary['counts'];
 
 /** Sums of the page lines so far: what a run that has not (or never) written its summary line has done. */
 export interface PageTotals extends PageCounts {
@@ -20,7 +21,7 @@ export interface RunFigures {
     pages: PageTotals;
     /** Null until the run wrote its summary line (a failed run may never write it). */
     summary: SummaryCounts | null;
-    /** How the delete pass ran (listRecords, previousExecutions, skipped, none); null without a summary. */
+    /** How the delete pass ran (listRecords, previousExecutions, skipped, withheld, none); null without a summary. */
     deletes: string | null;
 }
 
