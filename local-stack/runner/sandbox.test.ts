@@ -37,6 +37,12 @@ class RecordingNango {
 
     get(config: { endpoint: string; params?: unknown }): Promise<{ status: number; headers: Record<string, string>; data: unknown }> {
         this.requests.push({ endpoint: config.endpoint, params: config.params });
+        if (config.endpoint === '/call-details') {
+            // Thrown the way Nango's proxy throws a non-2xx answer (an AxiosError carrying the response).
+            return Promise.reject(
+                Object.assign(new Error('Request failed with status code 404'), { response: { status: 404, headers: {}, data: {} } })
+            );
+        }
         return Promise.resolve({ status: 200, headers: {}, data: { calls: [] } });
     }
 
@@ -103,12 +109,13 @@ describe('the compiled calls sync in the sandbox', () => {
         expect(fetchData).toBeTypeOf('function');
 
         // Clari lists nothing, the store holds one live call: the first run must read the metadata, list
-        // /calls, find listRecords through the facade, and delete that call as vanished.
+        // /calls, find listRecords through the facade, list the strip that just left the window, confirm
+        // the call is gone (404), and delete it.
         const nango = new RecordingNango([{ id: 'gone-1', _nango_metadata: { deleted_at: null } }]);
         await fetchData(asNango(nango));
 
         expect(nango.metadataReads).toBe(1);
-        expect(nango.requests.map((request) => request.endpoint)).toEqual(['/calls']);
+        expect(nango.requests.map((request) => request.endpoint)).toEqual(['/calls', '/calls', '/call-details']);
         expect(parseReportLine(nango.logs[0] ?? '')).toMatchObject({ type: 'start', run: 'initial' });
         expect(nango.deleted).toEqual(['gone-1']);
         expect(parseReportLine(nango.logs.at(-1) ?? '')).toMatchObject({ type: 'summary', run: 'initial', deletes: 'listRecords' });

@@ -105,14 +105,12 @@ describe('a reconciliation over pruned records', () => {
         makeCall(8, daysAgo(400))
     ];
 
+    /** The day after the last run, with Nango's listRecords: a reconciliation that deletes by comparing ids. */
+    const reconciliationWithLister = (): ReturnType<typeof createHarness> =>
+        createHarness({ calls: clariNow(), stored: storedBefore(), listRecords: true, lastSyncDate: daysAgo(1), metadata: NO_REFRESH });
+
     it('with listRecords: details for new and changed calls, deletes only what Clari confirms gone, re-saves nothing', async () => {
-        const harness = createHarness({
-            calls: clariNow(),
-            stored: storedBefore(),
-            listRecords: true,
-            lastSyncDate: daysAgo(1),
-            metadata: NO_REFRESH
-        });
+        const harness = reconciliationWithLister();
         await harness.run();
 
         // 6, 7 and 8 went unlisted: each is asked for before it is deleted.
@@ -136,13 +134,7 @@ describe('a reconciliation over pruned records', () => {
     });
 
     it('with listRecords: a call that failed to load is kept, and the rest of the reconciliation still deletes', async () => {
-        const harness = createHarness({
-            calls: clariNow(),
-            stored: storedBefore(),
-            listRecords: true,
-            lastSyncDate: daysAgo(1),
-            metadata: NO_REFRESH
-        });
+        const harness = reconciliationWithLister();
         harness.clari.faults = [(request) => (request.params['id'] === prunedChanged.id ? failWith(400) : undefined)];
         await harness.run();
         expect(harness.deletedIds.sort()).toEqual(['call-000006', 'call-000007', 'call-000008']);
