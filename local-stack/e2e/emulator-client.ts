@@ -7,6 +7,8 @@ import {
     type FaultRuleState,
     type MutationRequest,
     type MutationResult,
+    type QuotaSettings,
+    type QuotaStatus,
     type RunningClariEmulator,
     type ScheduledMutation,
     type ScheduledMutationStatus,
@@ -121,6 +123,24 @@ export class EmulatorControl {
 
     async setRate(rate: number, retryAfter: boolean): Promise<void> {
         await this.call('PUT', '/_control/rate', { rate, retryAfter });
+    }
+
+    /** The current Clari week (on the emulator's clock) and its spend, the quota settings, and every week seen so far. */
+    async quota(): Promise<QuotaStatus> {
+        return (await this.call('GET', '/_control/quota')) as QuotaStatus;
+    }
+
+    /** Sets the weekly quota (null turns it off); the week's spend so far stays. */
+    async setWeeklyQuota(weeklyQuota: number | null, settings: Partial<Omit<QuotaSettings, 'weeklyQuota'>> = {}): Promise<QuotaStatus> {
+        return (await this.call('PUT', '/_control/quota', { ...settings, weeklyQuota })) as QuotaStatus;
+    }
+
+    /**
+     * Spends `requests` of the current week as the workspace's other tools would; no more than what is left is
+     * spent (`spent` says how many were).
+     */
+    async spendQuota(requests: number): Promise<{ spent: number; quota: QuotaStatus }> {
+        return (await this.call('POST', '/_control/quota/spend', { requests })) as { spent: number; quota: QuotaStatus };
     }
 
     /** Every live call (time desc, then id), private ones included and flagged. */

@@ -6,7 +6,7 @@ import { parseDetailsQuery, parseListQuery } from './query.js';
 import type { EmulatorRuntime } from './runtime.js';
 import type { CallPayload } from './types.js';
 
-/** The Clari Copilot endpoints: auth, then rate limit, then injected faults, then the handler. */
+/** The Clari Copilot endpoints: auth, then the weekly quota, then rate limit, then injected faults, then the handler. */
 
 type Endpoint = 'calls' | 'call-details';
 
@@ -40,6 +40,12 @@ const FAULT_BODIES: Record<number, object> = {
     503: { message: 'Service Unavailable' }
 };
 
+/**
+ * What Clari sends once the week is spent is unconfirmed. This is the body AWS API Gateway sends when a usage plan's
+ * quota runs out (Clari's 6 MB cap points at AWS), which lets a test tell it from throttling; a sync must not rely on it.
+ */
+const QUOTA_BODY = { message: 'Limit Exceeded' };
+
 type GateOutcome = { answered: true } | { answered: false; listingFault?: ListingFault };
 const ANSWERED: GateOutcome = { answered: true };
 
@@ -58,7 +64,18 @@ async function gate(runtime: EmulatorRuntime, endpoint: Endpoint, request: Fasti
         void reply.code(401).send({ errorMessage: 'Invalid credentials!, check the X-Api-Key and X-Api-Password headers' });
         return ANSWERED;
     }
+    // Before the token bucket: once the week is spent every request is refused, however slowly it comes.
+    const quota = runtime.quota.admit();
+    if (!quota.allowed) {
+        runtime.stats.quotaRefused();
+        if (quota.retryAfterSec !== undefined) {
+            void reply.header('retry-after', String(quota.retryAfterSec));
+        }
+        void reply.code(429).send(QUOTA_BODY);
+        return ANSWERED;
+    }
     const rate = runtime.limiter.take();
+    runtime.quota.count(!rate.allowed);
     if (!rate.allowed) {
         runtime.stats.rateLimited();
         if (runtime.limiter.settings.retryAfter) {

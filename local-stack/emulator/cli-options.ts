@@ -17,6 +17,10 @@ export const USAGE = `Usage: npm run emulator -- [options]
   --clock-offset=MS    Clari's clock ahead (+) or behind (-) the real one, in ms (default 0)
   --rate N             requests per second before 429 (default ${DEFAULT_RATE}; 0 = unlimited)
   --no-retry-after     send 429s without a Retry-After header
+  --weekly-quota N     requests a Clari week (from Sunday 00:00 UTC) allows, then 429 until the next week
+                       (default: CLARI_EMULATOR_WEEKLY_QUOTA, else no quota; Clari's is 100000)
+  --quota-retry-after  quota 429s carry a Retry-After to the next week's start (default: none)
+  --no-quota-count-refused  429s from --rate do not count against the week (default: they count)
   --latency MS|MIN-MAX latency of /call-details (e.g. 150-400)
   --list-latency MS|MIN-MAX  latency of /calls
   --fault SPEC         repeatable: 429:0.05, 429-no-retry-after:0.05, 400:1x@call-details, 500:0.02,
@@ -61,6 +65,9 @@ export function parseCli(argv: string[], environment: NodeJS.ProcessEnv = proces
                 'clock-offset': { type: 'string' },
                 rate: { type: 'string' },
                 'no-retry-after': { type: 'boolean' },
+                'weekly-quota': { type: 'string' },
+                'quota-retry-after': { type: 'boolean' },
+                'no-quota-count-refused': { type: 'boolean' },
                 latency: { type: 'string' },
                 'list-latency': { type: 'string' },
                 fault: { type: 'string', multiple: true },
@@ -99,6 +106,11 @@ export function parseCli(argv: string[], environment: NodeJS.ProcessEnv = proces
     if (clockRaw !== undefined && !/^[+-]?\d+$/.test(clockRaw)) {
         throw new UsageError(`--clock-offset must be an integer number of ms, e.g. --clock-offset=-5000 (got "${clockRaw}")`);
     }
+    const quotaSource =
+        values['weekly-quota'] === undefined && env('CLARI_EMULATOR_WEEKLY_QUOTA') !== undefined
+            ? 'CLARI_EMULATOR_WEEKLY_QUOTA'
+            : '--weekly-quota';
+    const quotaRaw = values['weekly-quota'] ?? env('CLARI_EMULATOR_WEEKLY_QUOTA');
     const options: StartOptions = {
         port: integer(portSource, values.port ?? env('CLARI_EMULATOR_PORT') ?? '3004', 0, 65_535),
         host: values.host ?? env('CLARI_EMULATOR_HOST') ?? '127.0.0.1',
@@ -110,6 +122,11 @@ export function parseCli(argv: string[], environment: NodeJS.ProcessEnv = proces
         clockOffsetMs: clockRaw === undefined ? 0 : Number(clockRaw),
         rate,
         retryAfter: values['no-retry-after'] !== true,
+        ...(quotaRaw === undefined ? {} : { weeklyQuota: integer(quotaSource, quotaRaw, 0, 1_000_000_000) }),
+        quota: {
+            countRefused: values['no-quota-count-refused'] !== true,
+            retryAfter: values['quota-retry-after'] === true ? 'next-week' : 'none'
+        },
         faults,
         apiKey: values['api-key'] ?? env('CLARI_EMULATOR_API_KEY') ?? DEFAULT_CREDENTIALS.apiKey,
         apiPassword: values['api-password'] ?? env('CLARI_EMULATOR_API_PASSWORD') ?? DEFAULT_CREDENTIALS.apiPassword

@@ -33,6 +33,11 @@ async function main(): Promise<void> {
     console.log(
         `  rate    : ${options.rate === 0 ? 'unlimited' : `${options.rate ?? DEFAULT_RATE} req/s, 429 ${options.retryAfter === false ? 'without' : 'with'} Retry-After`}`
     );
+    if (options.weeklyQuota !== undefined) {
+        const refused = options.quota?.countRefused === false ? 'not counted' : 'counted';
+        const retry = options.quota?.retryAfter === 'next-week' ? 'Retry-After to next week' : 'no Retry-After';
+        console.log(`  quota   : ${options.weeklyQuota} requests a week from Sunday 00:00 UTC, then 429 (${retry}; rate 429s ${refused})`);
+    }
     if (options.ties === true || options.unstableTies === true || (options.clockOffsetMs ?? 0) !== 0) {
         const quirks = [
             options.ties === true ? 'times on the hour' : '',
@@ -44,7 +49,7 @@ async function main(): Promise<void> {
     if (options.faults && options.faults.length > 0) {
         console.log(`  faults  : ${options.faults.map((rule) => JSON.stringify(rule)).join(' ')}`);
     }
-    console.log(`  control : ${emulator.url}/_control/stats, /_control/calls, POST /_control/mutate`);
+    console.log(`  control : ${emulator.url}/_control/stats, /_control/calls, /_control/quota, POST /_control/mutate`);
 
     let stopping = false;
     const stop = (signal: string): void => {

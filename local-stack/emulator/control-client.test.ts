@@ -51,4 +51,33 @@ describe('EmulatorControl', () => {
         expect(result.silentChange).toHaveLength(1);
         expect(result.reschedule).toHaveLength(1);
     });
+
+    it("sets the weekly quota, spends other tools' share, and reads the week back on the shifted clock", async () => {
+        // Clari's clock a few seconds before Sunday 2026-01-04 00:00 UTC.
+        await control.setClockOffset(Date.parse('2026-01-03T23:59:50Z') - Date.now());
+        const set = await control.setWeeklyQuota(3, { retryAfter: 'next-week' });
+        expect(set).toMatchObject({ weeklyQuota: 3, retryAfter: 'next-week', week: { start: '2025-12-28T00:00:00.000Z' }, remaining: 3 });
+        expect(await control.spendQuota(2)).toMatchObject({ spent: 2, quota: { usedByOthers: 2, remaining: 1 } });
+        expect(await listCalls()).toBe(200);
+        expect(await listCalls()).toBe(429);
+        expect(await control.quota()).toMatchObject({ used: 1, usedByOthers: 2, refused: 1, remaining: 0 });
+        expect((await control.stats()).quotaRefused).toBe(1);
+
+        await control.setClockOffset(Date.parse('2026-01-04T00:00:05Z') - Date.now());
+        expect(await listCalls()).toBe(200);
+        const nextWeek = await control.quota();
+        expect(nextWeek).toMatchObject({
+            week: { start: '2026-01-04T00:00:00.000Z', end: '2026-01-11T00:00:00.000Z' },
+            used: 1,
+            remaining: 2
+        });
+        // Earlier tests' requests were counted in the real week, which comes later.
+        expect(nextWeek.weeks.slice(0, 2).map((week) => [week.start, week.used, week.usedByOthers])).toEqual([
+            ['2025-12-28T00:00:00.000Z', 1, 2],
+            ['2026-01-04T00:00:00.000Z', 1, 0]
+        ]);
+
+        expect(await control.setWeeklyQuota(null)).toMatchObject({ weeklyQuota: null, remaining: null });
+        await control.setClockOffset(0);
+    });
 });

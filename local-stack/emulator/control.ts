@@ -36,6 +36,14 @@ const rangeSchema = z
 const latencySchema = z.object({ list: rangeSchema.optional(), details: rangeSchema.optional() }).strict();
 const orderingSchema = z.object({ unstableTies: z.boolean() }).strict();
 const clockSchema = z.object({ offsetMs: z.number().int() }).strict();
+const quotaSchema = z
+    .object({
+        weeklyQuota: z.number().int().min(0).nullable().optional(),
+        countRefused: z.boolean().optional(),
+        retryAfter: z.enum(['none', 'next-week']).optional()
+    })
+    .strict();
+const spendSchema = z.object({ requests: z.number().int().min(0) }).strict();
 
 const truthQuerySchema = z.object({
     includePrivate: z.enum(['true', 'false']).default('false'),
@@ -53,7 +61,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 }
 
 export function registerControlRoutes(app: FastifyInstance, runtime: EmulatorRuntime): void {
-    const { state, stats, limiter, faults, mutations } = runtime;
+    const { state, stats, limiter, faults, mutations, quota } = runtime;
     const ordering = (): { unstableTies: boolean } => ({ unstableTies: runtime.unstableTies });
     const clock = (): { offsetMs: number; now: string } => ({
         offsetMs: state.clockOffsetMs,
@@ -72,7 +80,8 @@ export function registerControlRoutes(app: FastifyInstance, runtime: EmulatorRun
         latency: runtime.latency,
         faults: faults.rules,
         ordering: ordering(),
-        clock: clock()
+        clock: clock(),
+        quota: quota.settings
     }));
 
     /** Ground truth: live calls in the default order (time desc, then id), each with a `private` flag. Paged. */
@@ -148,6 +157,23 @@ export function registerControlRoutes(app: FastifyInstance, runtime: EmulatorRun
     app.put('/_control/clock', (request) => {
         state.clockOffsetMs = parse(clockSchema, request.body).offsetMs;
         return clock();
+    });
+
+    app.get('/_control/quota', () => quota.status());
+    app.put('/_control/quota', (request) => {
+        const body = parse(quotaSchema, request.body);
+        // Only the fields given change, and the weeks' spend stays: a test can tighten the quota mid-week.
+        quota.configure({
+            ...(body.weeklyQuota === undefined ? {} : { weeklyQuota: body.weeklyQuota }),
+            ...(body.countRefused === undefined ? {} : { countRefused: body.countRefused }),
+            ...(body.retryAfter === undefined ? {} : { retryAfter: body.retryAfter })
+        });
+        return quota.status();
+    });
+    /** The workspace's other tools spend part of the current week, as Clari would count them. */
+    app.post('/_control/quota/spend', (request) => {
+        const spent = quota.spend(parse(spendSchema, request.body).requests);
+        return { spent, quota: quota.status() };
     });
 
     /** Back to the start: regenerated dataset, zeroed counters, initial rate/latency/fault settings. */

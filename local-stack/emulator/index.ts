@@ -15,4 +15,14 @@ export {
     type RateLimitConfig
 } from './faults.js';
 export type { StatsSnapshot } from './stats.js';
+export {
+    clariWeek,
+    clariWeekStart,
+    WEEK_MS,
+    WeeklyQuota,
+    type QuotaRetryAfter,
+    type QuotaSettings,
+    type QuotaStatus,
+    type QuotaWeek
+} from './quota.js';
 export type * from './types.js';

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { MutationQueue } from './mutation-queue.js';
 import { FaultInjector, NO_LATENCY, TokenBucket, type FaultRule, type LatencyConfig, type LatencyRange } from './faults.js';
+import { WeeklyQuota, type QuotaRetryAfter, type QuotaSettings } from './quota.js';
 import { Rng } from './random.js';
 import { CallStore } from './state.js';
 import { Stats } from './stats.js';
@@ -28,6 +29,17 @@ export interface ClariEmulatorOptions extends DatasetOptions {
      * and added calls are stamped with it, and so is the dataset's default "now".
      */
     clockOffsetMs?: number;
+    /**
+     * Requests a Clari week (from Sunday 00:00 UTC on the emulator's clock) allows before every request is answered
+     * 429 (default: no quota; requests are still counted per week). Clari's own is 100,000.
+     */
+    weeklyQuota?: number;
+    quota?: {
+        /** Whether requests the token bucket refuses count against the week (default true: Clari's is unconfirmed). */
+        countRefused?: boolean;
+        /** 'next-week': quota refusals carry a Retry-After to the next week's start (default 'none'). */
+        retryAfter?: QuotaRetryAfter;
+    };
     /** Fastify request logging (default false). */
     logger?: boolean;
 }
@@ -42,6 +54,7 @@ export class EmulatorRuntime {
     readonly faults: FaultInjector;
     readonly credentials: { apiKey: string; apiPassword: string };
     readonly mutations: MutationQueue;
+    readonly quota: WeeklyQuota;
     latency: LatencyConfig;
     unstableTies: boolean;
     /** /calls requests answered with a listing since the start or the last reset. */
@@ -60,6 +73,8 @@ export class EmulatorRuntime {
         };
         this.limiter = new TokenBucket(this.initialRate());
         this.faults = new FaultInjector(options.faults ?? [], this.state.seed);
+        // The week follows Clari's clock, offset included, so moving the clock moves the emulator into another week.
+        this.quota = new WeeklyQuota(this.initialQuota(), () => this.state.clariNow());
         this.latency = this.initialLatency();
         this.jitter = new Rng(this.state.seed, 0x1a7);
         // Every pending latency or stall listens for close; hundreds may be pending at once.
@@ -70,11 +85,23 @@ export class EmulatorRuntime {
         return { rate: this.options.rate ?? DEFAULT_RATE, retryAfter: this.options.retryAfter ?? true };
     }
 
+    private initialQuota(): Partial<QuotaSettings> {
+        const { weeklyQuota, quota } = this.options;
+        return {
+            ...(weeklyQuota === undefined ? {} : { weeklyQuota }),
+            ...(quota?.countRefused === undefined ? {} : { countRefused: quota.countRefused }),
+            ...(quota?.retryAfter === undefined ? {} : { retryAfter: quota.retryAfter })
+        };
+    }
+
     private initialLatency(): LatencyConfig {
         return { list: this.options.latency?.list ?? NO_LATENCY, details: this.options.latency?.details ?? NO_LATENCY };
     }
 
-    /** Back to the state at start: dataset, counters, rate, latency, fault rules, queued mutations, ordering and clock. */
+    /**
+     * Back to the state at start: dataset, counters, rate, latency, fault rules, queued mutations, ordering, clock,
+     * and the weekly quota with every week's spend forgotten.
+     */
     resetAll(): void {
         this.state.clockOffsetMs = this.options.clockOffsetMs ?? 0;
         this.state.reset();
@@ -85,6 +112,7 @@ export class EmulatorRuntime {
         this.limiter.configure(this.initialRate());
         this.faults.setRules(this.options.faults ?? []);
         this.latency = this.initialLatency();
+        this.quota.reset(this.initialQuota());
     }
 
     /**

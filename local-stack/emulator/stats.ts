@@ -10,6 +10,8 @@ export interface StatsSnapshot {
     unauthorized: number;
     /** 429s sent by the token bucket (not injected faults). */
     rateLimited: number;
+    /** 429s sent because the Clari week's quota was spent (neither in rateLimited nor in faultsInjected). */
+    quotaRefused: number;
     faultsInjected: { total: number; byKind: Record<string, number> };
     /** Most requests that arrived within any one-second window. */
     maxObservedRps: number;
@@ -31,6 +33,7 @@ export class Stats {
             byStatus: {},
             unauthorized: 0,
             rateLimited: 0,
+            quotaRefused: 0,
             faultsInjected: { total: 0, byKind: {} },
             maxObservedRps: 0
         };
@@ -63,6 +66,10 @@ export class Stats {
 
     rateLimited(): void {
         this.snapshotData.rateLimited += 1;
+    }
+
+    quotaRefused(): void {
+        this.snapshotData.quotaRefused += 1;
     }
 
     fault(kind: string): void {
