@@ -36,6 +36,23 @@ export interface RunOutcome {
      */
     interrupted?: boolean | undefined;
     checkpoints?: CheckpointRange | undefined;
+    /** The run had no lastSyncDate (a first run, or a full refresh): Nango's webhooks call it INITIAL. */
+    initial?: boolean | undefined;
+}
+
+/** One POST of a sync webhook, as the run's page lists it: never the signing key, never the body. */
+export interface WebhookAttempt {
+    /** The URL without user info or query, which may carry a token. */
+    url: string;
+    model: string;
+    /** The webhook's own `success`: a success or a failure webhook. */
+    success: boolean;
+    attempt: number;
+    /** Absent when no response came back (then `error` says why). */
+    status: number | null;
+    error: string | null;
+    durationMs: number;
+    createdAt: Date;
 }
 
 export interface SyncRun {
@@ -50,7 +67,12 @@ export interface SyncRun {
     interrupted: boolean;
     /** Null when the run recorded none (still running, or it never reached the checkpoint API). */
     checkpoints: CheckpointRange | null;
+    /** Null when the runner did not say (a run still going, or recorded before webhooks). */
+    initial: boolean | null;
 }
+
+/** Called once a run has been recorded as finished; what it does must neither delay nor fail the run. */
+export type RunFinishedListener = (run: SyncRun) => void;
 
 /** A runner that has not sent a heartbeat for this long is taken for dead, and its run for abandoned. */
 export const RUN_STALE_AFTER_MS = 30_000;
@@ -88,6 +110,48 @@ export interface RunsStore {
     listRuns(query: { connectionId?: string | undefined; syncName?: string | undefined; limit: number }): Promise<SyncRun[]>;
     /** The sync's lastSyncDate: start of the newest successful run, undefined before the first one. */
     lastSuccessfulRunStart(connectionId: string, syncName: string): Promise<Date | undefined>;
+    /**
+     * Every run finished through `finishRun` in this process, whichever path ran it (the scheduler, a runner
+     * over the persist API, `npm run sync` on its own store). Returns the unsubscribe function.
+     */
+    onRunFinished(listener: RunFinishedListener): () => void;
+    recordWebhookAttempt(runId: number, attempt: Omit<WebhookAttempt, 'createdAt'>): Promise<void>;
+    webhookAttempts(runId: number): Promise<WebhookAttempt[]>;
+}
+
+/** The id a run tags its records with, and under which the store counts what it changed. */
+export function executionIdOf(runId: number): string {
+    return `run-${runId}`;
+}
+
+interface RunRow {
+    id: number;
+    connection_id: string;
+    sync_name: string;
+    status: RunStatus;
+    started_at: Date;
+    finished_at: Date | null;
+    summary: string | null;
+    interrupted: boolean;
+    checkpoint_range: CheckpointRange | null;
+    initial: boolean | null;
+}
+
+const RUN_COLUMNS = 'id, connection_id, sync_name, status, started_at, finished_at, summary, interrupted, checkpoint_range, initial';
+
+function toSyncRun(row: RunRow): SyncRun {
+    return {
+        runId: row.id,
+        connectionId: row.connection_id,
+        syncName: row.sync_name,
+        status: row.status,
+        startedAt: row.started_at,
+        finishedAt: row.finished_at,
+        summary: row.summary,
+        interrupted: row.interrupted,
+        checkpoints: row.checkpoint_range,
+        initial: row.initial
+    };
 }
 
 const LAST_SUCCESS = `SELECT started_at FROM sync_runs WHERE connection_id = $1 AND sync_name = $2 AND status = 'success'
@@ -96,11 +160,12 @@ const LAST_SUCCESS = `SELECT started_at FROM sync_runs WHERE connection_id = $1 
 /** Only the store's owner calls this, on opening: it holds the folder's lock, so a run still "running" was cut short. */
 export async function failRunsCutShort(db: PGlite): Promise<void> {
     await db.query(
-        `UPDATE sync_runs SET status = 'failed', finished_at = now(), summary = 'interrupted: the process exited during the run' WHERE status = 'running'`
+        `UPDATE sync_runs SET status = 'failed', finished_at = now(), summary = 'cut short: the process exited during the run' WHERE status = 'running'`
     );
 }
 
 export function createRunsStore(db: PGlite): RunsStore {
+    const listeners = new Set<RunFinishedListener>();
     return {
         async startRun(connectionId, syncName, runner) {
             return db.transaction(async (tx) => {
@@ -131,7 +196,12 @@ export function createRunsStore(db: PGlite): RunsStore {
                 if (!row) {
                     throw new Error('could not record the run start');
                 }
-                return { runId: row.id, executionId: `run-${row.id}`, startedAt: row.started_at, lastSyncDate: last.rows[0]?.started_at };
+                return {
+                    runId: row.id,
+                    executionId: executionIdOf(row.id),
+                    startedAt: row.started_at,
+                    lastSyncDate: last.rows[0]?.started_at
+                };
             });
         },
 
@@ -165,53 +235,92 @@ export function createRunsStore(db: PGlite): RunsStore {
         },
 
         async listRuns(query) {
-            const res = await db.query<{
-                id: number;
-                connection_id: string;
-                sync_name: string;
-                status: RunStatus;
-                started_at: Date;
-                finished_at: Date | null;
-                summary: string | null;
-                interrupted: boolean;
-                checkpoint_range: CheckpointRange | null;
-            }>(
-                `SELECT id, connection_id, sync_name, status, started_at, finished_at, summary, interrupted, checkpoint_range FROM sync_runs
+            const res = await db.query<RunRow>(
+                `SELECT ${RUN_COLUMNS} FROM sync_runs
                  WHERE ($1::text IS NULL OR connection_id = $1) AND ($2::text IS NULL OR sync_name = $2)
                  ORDER BY started_at DESC, id DESC LIMIT $3`,
                 [query.connectionId ?? null, query.syncName ?? null, query.limit]
             );
-            return res.rows.map((row) => ({
-                runId: row.id,
-                connectionId: row.connection_id,
-                syncName: row.sync_name,
-                status: row.status,
-                startedAt: row.started_at,
-                finishedAt: row.finished_at,
-                summary: row.summary,
-                interrupted: row.interrupted,
-                checkpoints: row.checkpoint_range
-            }));
+            return res.rows.map(toSyncRun);
         },
 
         async finishRun(runId, status, summary, outcome = {}) {
             if (outcome.interrupted === true && status !== 'success') {
                 throw new TypeError('an interrupted run is recorded as a success');
             }
-            const res = await db.query(
-                `UPDATE sync_runs SET status = $2, finished_at = now(), summary = $3, interrupted = $4, checkpoint_range = $5::jsonb
-                 WHERE id = $1 AND status = 'running'`,
+            const res = await db.query<RunRow>(
+                `UPDATE sync_runs SET status = $2, finished_at = now(), summary = $3, interrupted = $4, checkpoint_range = $5::jsonb,
+                        initial = $6
+                 WHERE id = $1 AND status = 'running' RETURNING ${RUN_COLUMNS}`,
                 [
                     runId,
                     status,
                     summary ?? null,
                     outcome.interrupted ?? false,
-                    outcome.checkpoints ? JSON.stringify(outcome.checkpoints) : null
+                    outcome.checkpoints ? JSON.stringify(outcome.checkpoints) : null,
+                    outcome.initial ?? null
                 ]
             );
-            if (res.affectedRows !== 1) {
+            const row = res.rows[0];
+            if (res.affectedRows !== 1 || !row) {
                 throw new Error(`run ${runId} is not running`);
             }
+            const run = toSyncRun(row);
+            for (const listener of listeners) {
+                try {
+                    listener(run);
+                } catch {
+                    // A listener's mistake is its own: the run is recorded either way.
+                }
+            }
+        },
+
+        onRunFinished(listener) {
+            listeners.add(listener);
+            return () => listeners.delete(listener);
+        },
+
+        async recordWebhookAttempt(runId, attempt) {
+            await db.query(
+                `INSERT INTO webhook_attempts (run_id, url, model, success, attempt, status, error, duration_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+                [
+                    runId,
+                    attempt.url,
+                    attempt.model,
+                    attempt.success,
+                    attempt.attempt,
+                    attempt.status,
+                    attempt.error,
+                    Math.round(attempt.durationMs)
+                ]
+            );
+        },
+
+        async webhookAttempts(runId) {
+            const res = await db.query<{
+                url: string;
+                model: string;
+                success: boolean;
+                attempt: number;
+                status: number | null;
+                error: string | null;
+                duration_ms: number;
+                created_at: Date;
+            }>(
+                `SELECT url, model, success, attempt, status, error, duration_ms, created_at FROM webhook_attempts WHERE run_id = $1 ORDER BY id`,
+                [runId]
+            );
+            return res.rows.map((row) => ({
+                url: row.url,
+                model: row.model,
+                success: row.success,
+                attempt: row.attempt,
+                status: row.status,
+                error: row.error,
+                durationMs: row.duration_ms,
+                createdAt: row.created_at
+            }));
         },
 
         async lastSuccessfulRunStart(connectionId, syncName) {
