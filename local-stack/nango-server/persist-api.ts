@@ -34,7 +34,8 @@ const finishRunBody = z.strictObject({
     status: z.enum(['success', 'failed']),
     summary: z.string().max(1_000_000).optional(),
     interrupted: z.boolean().optional(),
-    checkpoints: z.strictObject({ from: checkpointOrNull, to: checkpointOrNull }).optional()
+    checkpoints: z.strictObject({ from: checkpointOrNull, to: checkpointOrNull }).optional(),
+    initial: z.boolean().optional()
 });
 const logsBody = z.strictObject({
     lines: z.array(z.strictObject({ level: z.string().min(1).max(20), message: z.string(), createdAt: z.iso.datetime() })).max(10_000)

@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 import { dataHash, decodeCursor, encodeCursor, InvalidCursorError, toJsonObject, type JsonObject } from './record-codec.js';
 import { createRecordPruning, type RecordPruning } from './record-prune.js';
+import { addRunChanges, runChanges, type ModelChanges } from './run-changes.js';
 
 export { InvalidCursorError } from './record-codec.js';
 export type { PruneQuery, PruneResult } from './record-prune.js';
@@ -89,6 +90,8 @@ export interface RecordsStore extends RecordPruning {
     searchRecords(query: SearchRecordsQuery): Promise<ListRecordsResult>;
     /** Live (not deleted) records of a model, as Nango's sync status reports them. */
     countLiveRecords(connectionId: string, model: string): Promise<number>;
+    /** What the execution's saves and deletes changed, per model (undeleted records count as added, as on Nango). */
+    runChanges(executionId: string): Promise<Map<string, ModelChanges>>;
 }
 
 export const MAX_LIMIT = 10_000;
@@ -157,10 +160,13 @@ function checkLimit(limit: number): void {
     }
 }
 
-/** `executionId` null leaves last_execution_id alone (a record dropped for not being seen was not touched by this run). */
+/**
+ * `executionId` null leaves last_execution_id alone (a record dropped for not being seen was not touched by this
+ * run); the deletes still count for `countedFor`, the run that made them.
+ */
 async function softDelete(
     tx: Queryable,
-    scope: { connectionId: string; model: string; executionId: string | null },
+    scope: { connectionId: string; model: string; executionId: string | null; countedFor: string },
     where: string,
     params: unknown[]
 ): Promise<string[]> {
@@ -172,6 +178,7 @@ async function softDelete(
          RETURNING external_id`,
         [scope.connectionId, scope.model, ts, scope.executionId, ...params]
     );
+    await addRunChanges(tx, scope.countedFor, scope.model, { added: 0, updated: 0, deleted: res.rows.length });
     return res.rows.map((r) => r.external_id);
 }
 
@@ -242,6 +249,11 @@ export function createRecordsStore(db: PGlite, options: { chunkSize: number }): 
                         summary[row.outcome].push(row.external_id);
                     }
                 }
+                await addRunChanges(tx, executionId, model, {
+                    added: summary.added.length + summary.undeleted.length,
+                    updated: summary.updated.length,
+                    deleted: 0
+                });
             });
             return summary;
         },
@@ -251,14 +263,18 @@ export function createRecordsStore(db: PGlite, options: { chunkSize: number }): 
                 return { deletedKeys: [] };
             }
             const deletedKeys = await db.transaction((tx) =>
-                softDelete(tx, { connectionId, model, executionId }, 'external_id = ANY($5::text[])', [ids.map(String)])
+                softDelete(tx, { connectionId, model, executionId, countedFor: executionId }, 'external_id = ANY($5::text[])', [
+                    ids.map(String)
+                ])
             );
             return { deletedKeys };
         },
 
         async deleteRecordsFromPreviousExecutions(connectionId, model, executionId) {
             const deletedKeys = await db.transaction((tx) =>
-                softDelete(tx, { connectionId, model, executionId: null }, 'last_execution_id <> $5', [executionId])
+                softDelete(tx, { connectionId, model, executionId: null, countedFor: executionId }, 'last_execution_id <> $5', [
+                    executionId
+                ])
             );
             return { deletedKeys };
         },
@@ -345,7 +361,9 @@ export function createRecordsStore(db: PGlite, options: { chunkSize: number }): 
                 [connectionId, model]
             );
             return res.rows[0]?.count ?? 0;
-        }
+        },
+
+        runChanges: (executionId) => runChanges(db, executionId)
     };
     return records;
 }

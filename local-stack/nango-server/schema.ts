@@ -131,6 +131,37 @@ export const MIGRATIONS: readonly Migration[] = [
             ALTER TABLE sync_runs ADD COLUMN interrupted boolean NOT NULL DEFAULT false;
             ALTER TABLE sync_runs ADD COLUMN checkpoint_range jsonb;
         `
+    },
+    {
+        version: 6,
+        name: 'sync_webhooks',
+        // Nango's sync webhooks report each model's added/updated/deleted for the run, as the store counted them
+        // (per model, which the runner's totals are not), say INITIAL when the run had no lastSyncDate, and each
+        // delivery attempt is kept with its run for the dashboard.
+        sql: `
+            ALTER TABLE sync_runs ADD COLUMN initial boolean;
+            CREATE TABLE run_record_changes (
+                execution_id text NOT NULL,
+                model text NOT NULL,
+                added integer NOT NULL DEFAULT 0,
+                updated integer NOT NULL DEFAULT 0,
+                deleted integer NOT NULL DEFAULT 0,
+                PRIMARY KEY (execution_id, model)
+            );
+            CREATE TABLE webhook_attempts (
+                id bigserial PRIMARY KEY,
+                run_id integer NOT NULL REFERENCES sync_runs (id),
+                url text NOT NULL,
+                model text NOT NULL,
+                success boolean NOT NULL,
+                attempt integer NOT NULL,
+                status integer,
+                error text,
+                duration_ms integer NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX webhook_attempts_run ON webhook_attempts (run_id, id);
+        `
     }
 ];
 

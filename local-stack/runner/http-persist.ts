@@ -182,7 +182,8 @@ export function createHttpPersist(endpoint: LocalNangoEndpoint): Persist {
                 status,
                 ...(summary === undefined ? {} : { summary }),
                 ...(outcome.interrupted === undefined ? {} : { interrupted: outcome.interrupted }),
-                ...(outcome.checkpoints === undefined ? {} : { checkpoints: outcome.checkpoints })
+                ...(outcome.checkpoints === undefined ? {} : { checkpoints: outcome.checkpoints }),
+                ...(outcome.initial === undefined ? {} : { initial: outcome.initial })
             });
         },
         async appendRunLogs(runId, lines) {

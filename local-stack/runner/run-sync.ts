@@ -139,7 +139,7 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
     if (ended.error !== undefined && !isInterrupted) {
         const message = errorMessage(ended.error);
         await flushLogs();
-        await persist.finishRun(run.runId, 'failed', message, { checkpoints });
+        await persist.finishRun(run.runId, 'failed', message, { checkpoints, initial: lastSyncDate === undefined });
         emit({ type: 'run-end', runId: run.runId, status: 'failed', durationMs: performance.now() - started, counts, error: message });
         // eslint-disable-next-line @typescript-eslint/only-throw-error -- the sync's own error, rethrown unchanged as callers expect
         throw ended.error;
@@ -148,7 +148,11 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
         emit({ type: 'log', level: 'info', message: interruption?.message ?? 'interrupted' });
     }
     await flushLogs();
-    await persist.finishRun(run.runId, 'success', JSON.stringify(counts), { interrupted: isInterrupted, checkpoints });
+    await persist.finishRun(run.runId, 'success', JSON.stringify(counts), {
+        interrupted: isInterrupted,
+        checkpoints,
+        initial: lastSyncDate === undefined
+    });
     const finishedAt = new Date();
     emit({
         type: 'run-end',
