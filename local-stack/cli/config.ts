@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { InvalidSyncOptionsError, parseSyncOptions } from '../../nango-integrations/clari-copilot/options.js';
 import { DAY_MS, DEFAULT_STORE_DIR, type AutoPruneOptions } from '../nango-server/index.js';
+import type { WebhookSettings } from '../nango-server/sync-webhooks.js';
 
 /** A problem the user fixes in their configuration; printed as one line, never as a stack trace. */
 export class ConfigError extends Error {
@@ -27,6 +29,15 @@ export function loadDotEnv(file = '.env'): void {
 
 const blankAsUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 const optionalString = z.preprocess(blankAsUndefined, z.string().optional());
+const webhookUrl = z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).optional());
+const onOff = (fallback: boolean) =>
+    z.preprocess(
+        (value) => (typeof value === 'string' ? (blankAsUndefined(value.toLowerCase()) as string | undefined) : value),
+        z
+            .enum(['1', 'true', 'on', 'yes', '0', 'false', 'off', 'no'], { message: 'expected on or off (true/false, 1/0)' })
+            .transform((value) => ['1', 'true', 'on', 'yes'].includes(value))
+            .default(fallback)
+    );
 const port = (fallback: number) => z.preprocess(blankAsUndefined, z.coerce.number().int().min(1).max(65535).default(fallback));
 
 const envSchema = z.object({
@@ -43,6 +54,15 @@ const envSchema = z.object({
     NANGO_LOCAL_PRUNE_AFTER_DAYS: z.preprocess(blankAsUndefined, z.coerce.number().min(0).max(3650).default(30)),
     // Unset: no limit, as on Nango's 24 h runner. Fractions allow the interruption to be watched in a test.
     NANGO_LOCAL_RUN_TIMEOUT_S: z.preprocess(blankAsUndefined, z.coerce.number().positive().max(86_400).optional()),
+    // Nango's sync webhooks (environment settings there): where, signed with what, and when.
+    NANGO_LOCAL_WEBHOOK_URL: webhookUrl,
+    NANGO_LOCAL_WEBHOOK_SECONDARY_URL: webhookUrl,
+    NANGO_LOCAL_WEBHOOK_SIGNING_KEY: optionalString,
+    NANGO_LOCAL_WEBHOOK_ALWAYS: onOff(false),
+    NANGO_LOCAL_WEBHOOK_ON_ERROR: onOff(true),
+    // npm start's reference app (examples/app) and npm run app.
+    REFERENCE_APP_PORT: port(3005),
+    REFERENCE_APP_DB: z.preprocess(blankAsUndefined, z.string().default('.reference-app')),
     NANGO_CONNECTION_ID: z.preprocess(
         blankAsUndefined,
         z
@@ -88,6 +108,35 @@ export function realClariTarget(env: LocalEnv): ClariTarget | null {
 /** Each execution's bound (NANGO_LOCAL_RUN_TIMEOUT_S) in milliseconds, or undefined for none. */
 export function runTimeoutMs(env: LocalEnv): number | undefined {
     return env.NANGO_LOCAL_RUN_TIMEOUT_S === undefined ? undefined : env.NANGO_LOCAL_RUN_TIMEOUT_S * 1000;
+}
+
+/**
+ * Nango's sync webhooks from the environment. Without NANGO_LOCAL_WEBHOOK_SIGNING_KEY a key is generated for this
+ * process; `hint` gets the one line that shows it, the only place it ever appears. Undefined when no URL is set
+ * and `extraUrl` (npm start's reference app) does not fill a slot.
+ */
+export function webhookSettingsFromEnv(env: LocalEnv, hint: (line: string) => void, extraUrl?: string): WebhookSettings | undefined {
+    let primaryUrl = env.NANGO_LOCAL_WEBHOOK_URL;
+    let secondaryUrl = env.NANGO_LOCAL_WEBHOOK_SECONDARY_URL;
+    if (extraUrl !== undefined) {
+        if (primaryUrl === undefined) {
+            primaryUrl = extraUrl;
+        } else {
+            secondaryUrl ??= extraUrl;
+        }
+    }
+    if (primaryUrl === undefined && secondaryUrl === undefined) {
+        return undefined;
+    }
+    let signingKey = env.NANGO_LOCAL_WEBHOOK_SIGNING_KEY;
+    if (signingKey === undefined) {
+        signingKey = randomBytes(24).toString('hex');
+        hint(
+            `Sync webhooks are signed with a key generated for this run: ${signingKey} ` +
+                '(set NANGO_LOCAL_WEBHOOK_SIGNING_KEY in .env to keep one; it is not shown again).'
+        );
+    }
+    return { primaryUrl, secondaryUrl, signingKey, always: env.NANGO_LOCAL_WEBHOOK_ALWAYS, onError: env.NANGO_LOCAL_WEBHOOK_ON_ERROR };
 }
 
 /** Nango's record lifecycle for `serve` and `start`: NANGO_LOCAL_PRUNE_AFTER_DAYS (0 turns it off). */

@@ -1,7 +1,16 @@
 import { parseArgs } from 'node:util';
 import { dashboard } from '../dashboard/index.js';
 import { openStore, startNangoServer } from '../nango-server/index.js';
-import { autoPruneFromEnv, CLARI_API_URL, ConfigError, loadDotEnv, readEnv, realClariTarget, runTimeoutMs } from './config.js';
+import {
+    autoPruneFromEnv,
+    CLARI_API_URL,
+    ConfigError,
+    loadDotEnv,
+    readEnv,
+    realClariTarget,
+    runTimeoutMs,
+    webhookSettingsFromEnv
+} from './config.js';
 import { deployedSyncRunner } from '../runner/deployed-runner.js';
 import { handOverLine } from '../runner/run-chain.js';
 import { describeFailure, runCommand } from './errors.js';
@@ -34,6 +43,9 @@ runCommand('serve', async () => {
             host: '127.0.0.1',
             autoPrune: autoPruneFromEnv(env),
             addOns: [dashboard],
+            webhooks: webhookSettingsFromEnv(env, (line) => {
+                console.log(line);
+            }),
             // Deployed syncs run here, on their schedule or when triggered; one line each says how they ended.
             runJob: deployedSyncRunner({
                 store,

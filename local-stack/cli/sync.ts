@@ -16,8 +16,10 @@ import {
     readEnv,
     realClariTarget,
     runTimeoutMs,
+    webhookSettingsFromEnv,
     type LocalEnv
 } from './config.js';
+import { attachSyncWebhooks } from '../nango-server/sync-webhooks.js';
 import { storePersist } from '../runner/persist.js';
 import { runCommand } from './errors.js';
 import { deployedSync, directProxy, registerConnection, runSyncWithProgress } from './session.js';
@@ -99,6 +101,11 @@ async function syncWithOwnStore(env: LocalEnv, metadata: Record<string, unknown>
     await deployedSync();
     const store = await openStore({ dir: env.NANGO_LOCAL_DB });
     const proxy = directProxy(clari);
+    // With no local Nango to send them, this process sends the run's webhooks itself, and waits for them before it exits.
+    const settings = webhookSettingsFromEnv(env, (line) => {
+        console.log(line);
+    });
+    const webhooks = settings ? attachSyncWebhooks(store, settings) : null;
     try {
         await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
         console.log(`Syncing Clari Copilot calls from ${clari.baseUrl} into ${env.NANGO_LOCAL_DB} (connection ${env.NANGO_CONNECTION_ID})`);
@@ -111,6 +118,7 @@ async function syncWithOwnStore(env: LocalEnv, metadata: Record<string, unknown>
         });
     } finally {
         proxy.close();
+        await webhooks?.settle();
         await store.close();
     }
 }

@@ -255,6 +255,16 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
                         level: line.level,
                         time: timeText(line.createdAt),
                         message: redact(line.message, secrets)
+                    })),
+                    webhooks: (await store.runs.webhookAttempts(runId)).map((attempt) => ({
+                        time: timeText(attempt.createdAt),
+                        url: redact(attempt.url, secrets),
+                        kind: attempt.success ? 'success' : 'failure',
+                        model: attempt.model,
+                        attempt: attempt.attempt,
+                        outcome: attempt.status === null ? `no response (${attempt.error ?? 'network error'})` : `HTTP ${attempt.status}`,
+                        delivered: attempt.status !== null && attempt.status >= 200 && attempt.status < 300,
+                        duration: `${attempt.durationMs} ms`
                     }))
                 }
             );

@@ -17,6 +17,7 @@ import { registerPersistApi } from './persist-api.js';
 import { registerProxyRoute } from './proxy-route.js';
 import { registerRecordsApi } from './records-api.js';
 import { logServerError } from './server-log.js';
+import { attachSyncWebhooks, type WebhookSettings } from './sync-webhooks.js';
 import { UnknownConnectionError, type StoredConnection } from './connections.js';
 import type { LocalStore } from './database.js';
 
@@ -62,6 +63,8 @@ export interface NangoServerOptions {
     onJobError?: ((job: SyncJob | null, error: unknown) => void) | undefined;
     onProxyAttempt?: ((attempt: ProxyAttempt & { connectionId: string }) => void) | undefined;
     addOns?: readonly ServerAddOn[] | undefined;
+    /** Nango's sync webhooks after every run this store records; none when omitted or without a URL. */
+    webhooks?: WebhookSettings | undefined;
 }
 
 export interface StartNangoServerOptions extends NangoServerOptions {
@@ -240,6 +243,17 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
         });
         app.addHook('onClose', async () => {
             await scheduler.stop();
+        });
+    }
+    if (options.webhooks && (options.webhooks.primaryUrl ?? options.webhooks.secondaryUrl) !== undefined) {
+        const webhooks = attachSyncWebhooks(store, options.webhooks, (error) => {
+            console.error(`sync webhooks: ${error instanceof Error ? error.message : String(error)}`);
+        });
+        app.addHook('onClose', async () => {
+            // The last run finishes (stop waits for it, whichever hook runs first) and its webhooks go out before the store closes.
+            await scheduler?.stop();
+            webhooks.detach();
+            await webhooks.settle();
         });
     }
     registerSyncApi(app, { store, scheduler });
