@@ -17,7 +17,9 @@ const triggerBodySchema = z.strictObject({
     provider_config_key: z.string().min(1).max(255).optional(),
     connection_id: z.string().min(1).max(255).optional(),
     sync_mode: z.enum(['incremental', 'full_refresh', 'full_refresh_and_clear_cache']).optional(),
-    full_resync: z.boolean().optional()
+    full_resync: z.boolean().optional(),
+    // What @nangohq/node 0.71 sends instead of sync_mode (and nothing at all for a plain incremental trigger).
+    opts: z.strictObject({ reset: z.boolean().optional(), emptyCache: z.boolean().optional() }).optional()
 });
 
 const triggerHeadersSchema = z.object({
@@ -52,6 +54,17 @@ async function knownConnection(store: LocalStore, reply: FastifyReply, connectio
     return false;
 }
 
+/** As Nango reads a trigger: `opts` wins when present (reset is a full refresh, emptyCache deletes the records too). */
+function triggerMode(body: z.infer<typeof triggerBodySchema>): 'incremental' | 'full_refresh' | 'full_refresh_and_clear_cache' {
+    if (body.opts) {
+        if (body.opts.emptyCache === true) {
+            return 'full_refresh_and_clear_cache';
+        }
+        return body.opts.reset === true ? 'full_refresh' : 'incremental';
+    }
+    return body.sync_mode ?? (body.full_resync ? 'full_refresh' : 'incremental');
+}
+
 export function registerSyncApi(app: FastifyInstance, options: SyncApiOptions): void {
     const { store } = options;
     const needScheduler = (reply: FastifyReply): SyncScheduler | null => {
@@ -80,10 +93,11 @@ export function registerSyncApi(app: FastifyInstance, options: SyncApiOptions): 
                 message: 'Missing provider_config_key. Provide it in the body or headers.'
             });
         }
-        const mode = body.data.sync_mode ?? (body.data.full_resync ? 'full_refresh' : 'incremental');
+        const mode = triggerMode(body.data);
         if (mode === 'full_refresh_and_clear_cache') {
             return sendError(reply, 400, 'invalid_body', {
-                message: 'sync_mode full_refresh_and_clear_cache is not supported by the local Nango; use full_refresh'
+                message:
+                    'emptying the records (sync_mode full_refresh_and_clear_cache, opts.emptyCache) is not supported by the local Nango; use a full refresh'
             });
         }
         const connectionId = body.data.connection_id ?? headers.data['connection-id'];
