@@ -8,7 +8,8 @@ export default tseslint.config(
             'nango-integrations/dist/**',
             'nango-integrations/.nango/**',
             'nango-integrations/models.ts',
-            '.nango-local/**'
+            '.nango-local/**',
+            '.reference-app/**'
         ]
     },
     js.configs.recommended,

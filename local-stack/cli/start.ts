@@ -19,6 +19,7 @@ import { deployWithCli } from './deploy.js';
 import { describeFailure, runCommand } from './errors.js';
 import { queryHints } from './hints.js';
 import { SyncProgress } from './progress.js';
+import { startAppBeside } from './reference-app.js';
 import { registerConnection } from './session.js';
 import { untilInterrupted } from './signals.js';
 
@@ -62,6 +63,7 @@ runCommand('start', async () => {
     const firstRun = new Promise<void>((resolve) => {
         firstRunEnded = resolve;
     });
+    const beside = await startAppBeside(env);
     const store = await openStore({ dir: env.NANGO_LOCAL_DB });
     const server = await startNangoServer({
         store,
@@ -71,6 +73,7 @@ runCommand('start', async () => {
         host: '127.0.0.1',
         autoPrune: autoPruneFromEnv(env),
         addOns: [dashboard],
+        webhooks: beside.webhooks,
         runJob: deployedSyncRunner({
             store,
             clariBaseUrl: clari.baseUrl,
@@ -84,6 +87,7 @@ runCommand('start', async () => {
         }
     }).catch(async (error: unknown) => {
         await store.close();
+        await beside.app.close();
         await emulator?.close();
         throw error;
     });
@@ -101,9 +105,11 @@ runCommand('start', async () => {
             `Deployed ${deployment.deployed.join(', ')}. The local Nango runs ${SYNC_NAME} now, then ${flow?.runs ?? 'on its schedule'}.\n`
         );
         await firstRun;
+        await beside.showFirstPull();
     } catch (error) {
         await server.close();
         await store.close();
+        await beside.app.close();
         await emulator?.close();
         throw error;
     }
@@ -114,6 +120,7 @@ runCommand('start', async () => {
     await untilInterrupted();
     // A run cut short here is recorded as failed, so lastSyncDate stays where it was.
     await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS))]);
+    await beside.app.close();
     await emulator?.close();
     await store.close();
 });
