@@ -2,6 +2,7 @@ import type { RunningClariEmulator, StartOptions } from '../emulator/index.js';
 import { dashboard } from '../dashboard/index.js';
 import { openStore, startNangoServer, type LocalStore, type RunningNangoServer } from '../nango-server/index.js';
 import { deployedSyncRunner } from '../runner/deployed-runner.js';
+import type { WebhookSettings } from '../nango-server/sync-webhooks.js';
 import { PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { CREDENTIALS, startEmulator } from './emulator-client.js';
 import { FAST_METADATA, SECRET_KEY, makeTempDir } from './stack.js';
@@ -15,7 +16,10 @@ export interface RunnerStack {
     close(): Promise<void>;
 }
 
-export async function startRunnerStack(prefix: string, options: { emulator: StartOptions; connectionId: string }): Promise<RunnerStack> {
+export async function startRunnerStack(
+    prefix: string,
+    options: { emulator: StartOptions; connectionId: string; webhooks?: WebhookSettings }
+): Promise<RunnerStack> {
     const tmp = makeTempDir(prefix);
     const emulator = await startEmulator(options.emulator);
     const store = await openStore({ dir: tmp.dir });
@@ -33,7 +37,8 @@ export async function startRunnerStack(prefix: string, options: { emulator: Star
         port: 0,
         clariBaseUrl: emulator.url,
         runJob: deployedSyncRunner({ store, clariBaseUrl: emulator.url }),
-        addOns: [dashboard]
+        addOns: [dashboard],
+        webhooks: options.webhooks
     });
     return {
         emulator,
