@@ -11,6 +11,7 @@ export interface ClariCopilotSyncOptions {
   includeMedia?: boolean | undefined;
   reconcileEveryHours?: number | undefined;
   refreshRecentDays?: number | undefined;
+  weeklyRequestBudget?: number | undefined;
 };
 
 export interface CallUser {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { formatPage, formatRunStart, formatSummary, formatWindow } from '../../nango-integrations/clari-copilot/run-report.js';
+import { formatPage, formatPause, formatRunStart, formatSummary, formatWindow } from '../../nango-integrations/clari-copilot/run-report.js';
 import type { RunnerEvent } from '../runner/run-sync.js';
 import { SyncProgress } from './progress.js';
 
@@ -44,9 +44,11 @@ const SUMMARY = formatSummary({
         refreshed: 0,
         deferred: 0,
         confirmedAlive: 0,
-        withheld: 0
+        withheld: 0,
+        weekSpent: 9
     },
-    deletes: 'skipped'
+    deletes: 'skipped',
+    paused: null
 });
 
 const SAID = [
@@ -99,5 +101,22 @@ describe('SyncProgress', () => {
         expect(text).toContain('listed 3/3');
         expect(text).toContain('retries 5');
         expect(progress.summaryLine).toBe(SUMMARY);
+    });
+
+    it('says the run is paused by the weekly budget, and until when, instead of freezing on an ETA', () => {
+        const output = capture(false);
+        const progress = new SyncProgress(output.stream);
+        [
+            log('info', START),
+            log('info', formatWindow(3000)),
+            log('info', formatPage({ listed: 100, unchanged: 0, pruned: 0, fetched: 100, saved: 100, invalid: 0, gone: 0 }))
+        ].forEach(progress.onEvent);
+        const resumes = new Date('2026-06-21T00:00:00.000Z');
+        progress.onEvent(log('info', formatPause({ reason: 'budget', resumes, weekSpent: 49_000, budget: 50_000, backfilledTo: null })));
+        progress.stop();
+        const text = output.text();
+        expect(text).toContain('paused by the weekly budget until 2026-06-21T00:00:00.000Z (49000 of 50000 requests this Clari week)');
+        expect(text).toContain('ETA paused by the weekly budget until 2026-06-21T00:00:00.000Z');
+        expect(text).not.toContain('paused: reason=');
     });
 });

@@ -24,6 +24,8 @@ export class SyncProgress {
     private saved = 0;
     private retries = 0;
     private throttled = 0;
+    /** Set once the sync paused for the weekly budget: the bar then says so instead of an ETA that never comes. */
+    private pausedUntil: Date | null = null;
     summaryLine: string | null = null;
     errorLine: string | null = null;
 
@@ -82,6 +84,13 @@ export class SyncProgress {
             this.matched += report.matched;
         } else if (report?.type === 'page') {
             this.listed += report.counts.listed;
+        } else if (report?.type === 'pause') {
+            this.pausedUntil = report.reason === 'budget' ? report.resumes : null;
+            this.print(
+                report.reason === 'budget'
+                    ? `paused by the weekly budget until ${report.resumes.toISOString()} (${report.weekSpent} of ${report.budget} requests this Clari week)`
+                    : 'paused: Clari keeps refusing requests; the next run tries again'
+            );
         } else if (report?.type === 'summary') {
             this.summaryLine = message;
             this.retries = report.counts.retries;
@@ -125,6 +134,9 @@ export class SyncProgress {
 
     /** From the pace of finished pages; unknown until the first page is done. */
     private eta(now: number): string {
+        if (this.pausedUntil) {
+            return `paused by the weekly budget until ${this.pausedUntil.toISOString()}`;
+        }
         if (this.listed === 0 || this.matched === 0) {
             return '…';
         }

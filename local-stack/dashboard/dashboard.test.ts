@@ -114,7 +114,7 @@ async function seed(store: LocalStore): Promise<{ withheld: number; succeeded: n
     await logs(withheld.runId, [
         'Starting reconcile run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
         'Withholding every delete this run: 300 of 300 stored call(s) went unlisted',
-        'Clari Copilot calls sync (reconcile) finished in 1.0s: listed=0 detailsFetched=0 unchangedSkipped=0 prunedSkipped=0 saved=0 invalid=0 deleted=0 failed=0 requests=2 retries=0 429s=0 deletes=withheld refreshed=0 deferred=0 confirmedAlive=0 withheld=300'
+        'Clari Copilot calls sync (reconcile) finished in 1.0s: listed=0 detailsFetched=0 unchangedSkipped=0 prunedSkipped=0 saved=0 invalid=0 deleted=0 failed=0 requests=2 retries=0 429s=0 deletes=withheld refreshed=0 deferred=0 confirmedAlive=0 withheld=300 weekSpent=2 paused=none'
     ]);
     await store.runs.finishRun(withheld.runId, 'success');
     const succeeded = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
@@ -122,7 +122,7 @@ async function seed(store: LocalStore): Promise<{ withheld: number; succeeded: n
         'Starting initial run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
         'window: matched=223',
         'page: listed=100 unchanged=0 pruned=0 fetched=100 saved=100 invalid=0 gone=0',
-        'Clari Copilot calls sync (initial) finished in 2.2s: listed=223 detailsFetched=221 unchangedSkipped=1 prunedSkipped=2 saved=219 invalid=3 deleted=4 failed=5 requests=226 retries=7 429s=8 deletes=listRecords refreshed=0 deferred=0 confirmedAlive=0 withheld=0'
+        'Clari Copilot calls sync (initial) finished in 2.2s: listed=223 detailsFetched=221 unchangedSkipped=1 prunedSkipped=2 saved=219 invalid=3 deleted=4 failed=5 requests=226 retries=7 429s=8 deletes=listRecords refreshed=0 deferred=0 confirmedAlive=0 withheld=0 weekSpent=226 paused=none'
     ]);
     await store.runs.finishRun(
         succeeded.runId,

@@ -24,6 +24,7 @@ describe('runFigures', () => {
             deferred: 8,
             confirmedAlive: 9,
             withheld: 10,
+            weekSpent: 11,
             deleteMethod: 'listRecords'
         });
         const figures = runFigures(
@@ -50,7 +51,8 @@ describe('runFigures', () => {
             refreshed: 7,
             deferred: 8,
             confirmedAlive: 9,
-            withheld: 10
+            withheld: 10,
+            weekSpent: 11
         });
     });
 

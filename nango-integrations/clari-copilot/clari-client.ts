@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { NangoSync } from '../models.js';
+import type { WeeklyBudget } from './budget.js';
 import { createRateLimiter, realClock, type Clock } from './rate-limiter.js';
 import type { RunStats } from './run-stats.js';
 
@@ -46,6 +47,8 @@ export interface ClariClientOptions {
     maxRetryAfterMs?: number;
     /** Pacing, backoff and request timeouts run on this clock; tests pass a fake one. */
     clock?: Clock;
+    /** Counts every attempt against the week's budget before it is sent, and every 429 against Clari's patience. */
+    budget?: WeeklyBudget;
 }
 
 export interface RequestOptions {
@@ -164,9 +167,12 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
             let throttles = 0;
             for (;;) {
                 await limiter.acquire();
+                // Counted at the last moment before sending, so that what was queued meanwhile sees a pause.
+                await options.budget?.spend();
                 stats.requests++;
                 const outcome = await send(endpoint, params);
                 const { status } = outcome;
+                options.budget?.heard(status);
                 if (status !== null && status < 400) {
                     limiter.succeeded();
                     return outcome.data;
@@ -189,6 +195,10 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
                 const early = request.giveUpEarly;
                 const givingUpEarly =
                     early !== undefined && status !== null && early.statuses.includes(status) && failures >= early.afterAttempts;
+                if (status === 429 && throttles >= maxThrottledAttempts && options.budget) {
+                    // Still refused after all that backoff: Clari's week is likely spent by the workspace's tools.
+                    throw options.budget.giveUp(`Clari kept refusing GET ${endpoint} after ${attempts} attempt(s) with backoff`);
+                }
                 if (failures >= maxAttempts || throttles >= maxThrottledAttempts || givingUpEarly) {
                     throw new ClariRequestError(`GET ${endpoint} failed after ${attempts} attempt(s): ${problem}`, status);
                 }

@@ -1,15 +1,27 @@
-/** Runs `work` over `items` with at most `limit` in flight; results keep the order of `items`. */
+/**
+ * Runs `work` over `items` with at most `limit` in flight; results keep the order of `items`. On failure
+ * no further item is started, the ones in flight settle, and then the first error is thrown: nothing keeps
+ * calling Clari after the caller has been told the work failed.
+ */
 export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
     const results = new Array<R>(items.length);
+    const failures: unknown[] = [];
     let next = 0;
     async function worker(): Promise<void> {
-        while (next < items.length) {
+        while (next < items.length && failures.length === 0) {
             const index = next++;
-            // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- index < items.length
-            results[index] = await work(items[index]!);
+            try {
+                // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- index < items.length
+                results[index] = await work(items[index]!);
+            } catch (error) {
+                failures.push(error);
+            }
         }
     }
     await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    if (failures.length > 0) {
+        throw failures[0];
+    }
     return results;
 }
 

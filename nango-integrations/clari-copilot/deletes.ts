@@ -187,6 +187,9 @@ export class VanishedCallsPass {
                         level: 'error'
                     }
                 );
+            } else if (outcome.kind === 'paused') {
+                // Not asked: kept, and the next reconciliation asks again.
+                continue;
             } else if (Date.parse(outcome.call.time) <= plan.backfill.timeAfter.getTime()) {
                 gone.push(outcome.id);
             } else {

@@ -1,3 +1,4 @@
+import { RequestsPaused } from './budget.js';
 import { ClariNotFoundError, ClariRequestError, type ClariClient } from './clari-client.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { callDetailsResponseSchema, describeIssues, parseCall, rawCallDetailsSchema, type RawCallDetails } from './schemas.js';
@@ -8,7 +9,9 @@ export type DetailsOutcome =
     /** Clari answers 404 for a call that was deleted or made private. */
     | { kind: 'gone'; id: string }
     | { kind: 'invalid'; id: string; reason: string }
-    | { kind: 'failed'; id: string; reason: string };
+    | { kind: 'failed'; id: string; reason: string }
+    /** Not asked for: the week's budget ran out, or Clari kept refusing (see `RequestsPaused`). */
+    | { kind: 'paused'; id: string; pause: RequestsPaused };
 
 export interface DetailsOptions {
     includeMedia: boolean;
@@ -17,8 +20,9 @@ export interface DetailsOptions {
 
 /**
  * Fetches `/call-details` for each id, several at a time; the shared rate limiter in the client keeps
- * the pace. Per-call problems become outcomes so that one bad call cannot sink the rest of the page;
- * only a credentials error (which no other call could escape either) is thrown.
+ * the pace. Per-call problems become outcomes so that one bad call cannot sink the rest of the page, and a
+ * pause keeps what was fetched before it; only a credentials error (which no other call could escape
+ * either) and errors of the runtime itself (Nango ending the run) are thrown.
  */
 export async function fetchCallDetails(client: ClariClient, ids: string[], options: DetailsOptions): Promise<DetailsOutcome[]> {
     const media = options.includeMedia ? 'true' : 'false';
@@ -44,6 +48,9 @@ export async function fetchCallDetails(client: ClariClient, ids: string[], optio
             }
             if (error instanceof ClariRequestError) {
                 return { kind: 'failed', id, reason: error.message };
+            }
+            if (error instanceof RequestsPaused) {
+                return { kind: 'paused', id, pause: error };
             }
             throw error;
         }

@@ -10,6 +10,8 @@ export interface ListedPage {
     /** Valid calls new to this listing, newest first. */
     calls: RawCall[];
     invalid: InvalidCall[];
+    /** Once this page and every page before it are done, every call of the window from this time on is done. */
+    listedDownTo: Date;
 }
 
 export function windowParams(window: CallWindow, query: Pick<PageQuery, 'timeAfter' | 'timeBefore'> = window): QueryParams {
@@ -53,6 +55,7 @@ export async function* listCallsInWindow(
             matched
         });
         const page: ListedPage = {
+            listedDownTo: more ? paging.listedDownTo : window.timeAfter,
             calls: fresh.map((listed) => listed.call),
             // A row that failed validation may be listed again by a later query; it is reported once.
             invalid: fetched.invalid.filter((invalid) => invalid.id === null || !invalidSeen.has(invalid.id))

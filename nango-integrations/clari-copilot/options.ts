@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLARI_WEEKLY_LIMIT } from './budget.js';
 
 const SLOWEST_RATE = 0.1;
 
@@ -16,14 +17,18 @@ const syncOptionsSchema = z.object({
         .max(1000)
         .default(10),
     includeMedia: z.boolean().default(true),
+    // Unset: derived from the workspace's size and the budget (see plan.ts), daily for all but the biggest.
     reconcileEveryHours: z
         .number()
         .min(0)
         .max(24 * 30)
-        .default(24),
+        .optional(),
     // Days back whose calls get their details refreshed once a day, for changes that do not move
     // last_modified_time (regenerated summaries, the CRM's deal stage). 0 turns the refresh off.
-    refreshRecentDays: z.number().min(0).max(30).default(7)
+    refreshRecentDays: z.number().min(0).max(30).default(7),
+    // Requests this sync may spend in a Clari week (Sunday 00:00 GMT). Clari allows a workspace 100,000 and every
+    // tool of the workspace shares them; the default leaves half to the others.
+    weeklyRequestBudget: z.number().int().min(100).max(CLARI_WEEKLY_LIMIT).default(50_000)
 });
 
 const knownOptionKeys = new Set(Object.keys(syncOptionsSchema.shape));

@@ -1,4 +1,5 @@
 import type { SyncOptions } from './options.js';
+import type { BackfillProgress } from './sync-memory.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
@@ -6,6 +7,9 @@ const DAY_MS = 24 * HOUR_MS;
 export const MODIFIED_OVERLAP_MS = 10 * 60 * 1000;
 /** Recent calls get their details refreshed once per period of this many hours (see `RunPlan.refreshAfter`). */
 export const REFRESH_EVERY_HOURS = 24;
+/** Reconciliations may spend at most this share of the weekly budget on their list pages. */
+export const RECONCILE_BUDGET_SHARE = 0.05;
+const HOURS_A_WEEK = 7 * 24;
 
 /** One listing of `/calls`: a call time range, optionally narrowed to a last-modified range. Bounds are exclusive. */
 export interface CallWindow {
@@ -13,6 +17,34 @@ export interface CallWindow {
     timeBefore: Date;
     modifiedAfter?: Date;
     modifiedBefore?: Date;
+    /**
+     * `backfill`: the next stretch of a backfill that may span runs (newest first, its progress checkpointed
+     * after every page, and stopping where the week's budget keeps a reserve for incremental runs). Any other
+     * window lists changes, and may spend the whole budget.
+     */
+    role?: 'backfill';
+}
+
+/** What the run knows from the checkpoint, when the runtime has one. */
+export interface PlanMemory {
+    hasCheckpoints: boolean;
+    backfill: BackfillProgress | null;
+    changesListedUntil: Date | null;
+    /** List pages of the last complete listing of the whole window (a backfill or a reconciliation); null when unknown. */
+    listingPages: number | null;
+}
+
+/**
+ * Hours between reconciliations when the user did not choose: daily, unless listing the whole window that often
+ * would spend more than RECONCILE_BUDGET_SHARE of the weekly budget on list pages. A 20,000-call workspace
+ * (200 pages) reconciles daily on the default budget; a 500,000-call one (5,000 pages) every 14 days.
+ */
+export function derivedReconcileHours(listingPages: number | null, weeklyRequestBudget: number): number {
+    if (listingPages === null) {
+        return 24;
+    }
+    const perWeek = (RECONCILE_BUDGET_SHARE * weeklyRequestBudget) / Math.max(1, listingPages);
+    return Math.min(24 * 30, Math.max(24, Math.ceil(HOURS_A_WEEK / perWeek / 24) * 24));
 }
 
 export const RUN_KINDS = ['initial', 'reconcile', 'incremental'] as const;
@@ -37,34 +69,106 @@ export interface RunPlan {
      * no refresh is due this run.
      */
     refreshAfter: Date | null;
+    /** A backfill this run begins (a first run, with checkpoints): it is recorded before the first page. */
+    beginsBackfill: BackfillProgress | null;
+    /** Hours between reconciliations, as the user set them or as derived; `derived` says which. */
+    reconcileCadence: { hours: number; derived: boolean };
 }
 
+const NO_MEMORY: PlanMemory = { hasCheckpoints: false, backfill: null, changesListedUntil: null, listingPages: null };
+
 /**
- * Decides what a run lists. Everything is derived from the run's start and Nango's `lastSyncDate`
- * (the start of the last successful run), so there is no hidden state to drift or corrupt.
+ * Decides what a run lists, from the run's start, Nango's `lastSyncDate` (the start of the last successful
+ * run) and, where the runtime has checkpoints, what earlier runs recorded: a backfill in progress, and until
+ * when changes were listed. Nango moves `lastSyncDate` after an interrupted or paused run although its work
+ * is not done, so a checkpoint, when there is one, takes precedence.
  */
-export function planRun(runStartedAt: Date, lastSyncDate: Date | undefined, options: SyncOptions): RunPlan {
+export function planRun(runStartedAt: Date, lastSyncDate: Date | undefined, options: SyncOptions, memory: PlanMemory = NO_MEMORY): RunPlan {
     const backfill = { timeAfter: new Date(runStartedAt.getTime() - options.backfillDays * DAY_MS), timeBefore: runStartedAt };
-    const agedOut = agedOutWindow(backfill, runStartedAt, lastSyncDate, options.reconcileEveryHours);
-    if (lastSyncDate === undefined) {
-        return { kind: 'initial', windows: [backfill], reconcile: true, backfill, agedOut, refreshAfter: null };
+    const reconcileEveryHours = options.reconcileEveryHours ?? derivedReconcileHours(memory.listingPages, options.weeklyRequestBudget);
+    const reconcileCadence = { hours: reconcileEveryHours, derived: options.reconcileEveryHours === undefined };
+    const agedOut = agedOutWindow(backfill, runStartedAt, lastSyncDate, reconcileEveryHours);
+    const listedChangesUntil = memory.changesListedUntil ?? lastSyncDate;
+    if (listedChangesUntil === undefined) {
+        if (!memory.hasCheckpoints) {
+            return {
+                kind: 'initial',
+                windows: [backfill],
+                reconcile: true,
+                backfill,
+                agedOut,
+                refreshAfter: null,
+                beginsBackfill: null,
+                reconcileCadence
+            };
+        }
+        // With checkpoints a first run may take weeks of budget: it is a backfill, newest first, and a run that
+        // lists part of it deletes nothing.
+        return {
+            kind: 'initial',
+            windows: [{ ...backfill, role: 'backfill' }],
+            reconcile: false,
+            backfill,
+            agedOut,
+            refreshAfter: null,
+            beginsBackfill: { until: runStartedAt, cursor: runStartedAt },
+            reconcileCadence
+        };
     }
+    const since = new Date(Math.max(listedChangesUntil.getTime() - MODIFIED_OVERLAP_MS, backfill.timeAfter.getTime()));
+    if (memory.backfill && memory.backfill.cursor.getTime() > backfill.timeAfter.getTime()) {
+        // Changes first, so that what is stored stays current while the backfill waits for budget.
+        return {
+            kind: 'initial',
+            windows: [
+                ...changeWindows(backfill, since, runStartedAt, null),
+                { timeAfter: backfill.timeAfter, timeBefore: memory.backfill.cursor, role: 'backfill' }
+            ],
+            reconcile: false,
+            backfill,
+            agedOut,
+            refreshAfter: null,
+            beginsBackfill: null,
+            reconcileCadence
+        };
+    }
+    const lastRun = lastSyncDate ?? listedChangesUntil;
     const refreshAfter =
-        options.refreshRecentDays > 0 && isFirstRunOfPeriod(runStartedAt, lastSyncDate, REFRESH_EVERY_HOURS)
+        options.refreshRecentDays > 0 && isFirstRunOfPeriod(runStartedAt, lastRun, REFRESH_EVERY_HOURS)
             ? new Date(Math.max(runStartedAt.getTime() - options.refreshRecentDays * DAY_MS, backfill.timeAfter.getTime()))
             : null;
-    if (isReconcileDue(runStartedAt, lastSyncDate, options.reconcileEveryHours)) {
-        return { kind: 'reconcile', windows: [backfill], reconcile: true, backfill, agedOut, refreshAfter };
+    if (isReconcileDue(runStartedAt, lastRun, reconcileEveryHours)) {
+        return {
+            kind: 'reconcile',
+            windows: [{ ...backfill, ...(memory.hasCheckpoints ? { role: 'backfill' as const } : {}) }],
+            reconcile: true,
+            backfill,
+            agedOut,
+            refreshAfter,
+            beginsBackfill: null,
+            reconcileCadence
+        };
     }
-    const since = new Date(Math.max(lastSyncDate.getTime() - MODIFIED_OVERLAP_MS, backfill.timeAfter.getTime()));
-    const windows: CallWindow[] = [
+    return {
+        kind: 'incremental',
+        windows: changeWindows(backfill, since, runStartedAt, refreshAfter),
+        reconcile: false,
+        backfill,
+        agedOut,
+        refreshAfter,
+        beginsBackfill: null,
+        reconcileCadence
+    };
+}
+
+function changeWindows(backfill: CallWindow, since: Date, runStartedAt: Date, refreshAfter: Date | null): CallWindow[] {
+    return [
         // Calls created, changed or processed since the last run, whatever their call time.
         { ...backfill, modifiedAfter: since, modifiedBefore: runStartedAt },
         // Calls whose scheduled time passed since the last run but whose last change is older; when a refresh
         // is due, every recent call, which includes those.
         { timeAfter: refreshAfter !== null && refreshAfter < since ? refreshAfter : since, timeBefore: runStartedAt }
     ];
-    return { kind: 'incremental', windows, reconcile: false, backfill, agedOut, refreshAfter };
 }
 
 function agedOutWindow(backfill: CallWindow, runStartedAt: Date, lastSyncDate: Date | undefined, reconcileEveryHours: number): CallWindow {

@@ -80,22 +80,43 @@ export function createRateLimiter(requestsPerSecond: number, clock: Pick<Clock, 
     const floor = Math.min(MIN_REQUESTS_PER_SECOND, requestsPerSecond);
     let rate = requestsPerSecond;
     let nextSlot = 0;
-    return {
-        async acquire() {
-            for (;;) {
+    let holdUntil = 0;
+    // Callers are served in the order they asked: a caller that just finished a request and asks again
+    // queues behind those already waiting, so no worker (nor a page of them) is starved.
+    const waiting: (() => void)[] = [];
+    let serving = false;
+    async function serve(): Promise<void> {
+        serving = true;
+        try {
+            while (waiting.length > 0) {
                 const current = clock.now();
-                if (current >= nextSlot) {
+                const due = Math.max(nextSlot, holdUntil);
+                if (current >= due) {
+                    // Judged when the grant is made, not when it was due: a late wake-up releases one caller, never a clump.
                     nextSlot = current + 1000 / rate;
-                    return;
+                    waiting.shift()?.();
+                    continue;
                 }
                 // Whole milliseconds: timers drop a fraction (fake timers then fire at once, and the loop
                 // spins). The loop re-checks after waking, so a wait past setTimeout's limit is taken in pieces.
-                await clock.sleep(Math.min(Math.ceil(nextSlot - current), MAX_TIMER_MS));
+                await clock.sleep(Math.min(Math.ceil(due - current), MAX_TIMER_MS));
             }
+        } finally {
+            serving = false;
+        }
+    }
+    return {
+        acquire() {
+            return new Promise<void>((resolve) => {
+                waiting.push(resolve);
+                if (!serving) {
+                    void serve();
+                }
+            });
         },
         throttled(ms) {
             rate = Math.max(floor, rate / 2);
-            nextSlot = Math.max(nextSlot, clock.now() + ms);
+            holdUntil = Math.max(holdUntil, clock.now() + ms);
         },
         succeeded() {
             rate = Math.min(requestsPerSecond, rate + requestsPerSecond / RECOVERY_STEPS);

@@ -24,7 +24,13 @@ import { RUN_KINDS, type CallWindow, type RunKind } from './plan.js';
  *       fetched: details fetched; saved: records saved (re-saved ones included); invalid: rows of the
  *       listing that failed validation; gone: calls whose details answered 404 (deleted next).
  *
- *   Clari Copilot calls sync (<run>) finished in <seconds>s: listed=<n> detailsFetched=<n> unchangedSkipped=<n> prunedSkipped=<n> saved=<n> invalid=<n> deleted=<n> failed=<n> requests=<n> retries=<n> 429s=<n> deletes=<method> refreshed=<n> deferred=<n> confirmedAlive=<n> withheld=<n>
+ *   paused: reason=<budget|refused> resumes=<iso> weekSpent=<n> budget=<n> backfilledTo=<iso|none>
+ *       When the run stopped asking Clari before it was done: the week's budget (or the backfill's share of
+ *       it) was spent, or Clari refused request after request. resumes: when the next Clari week starts (for
+ *       `refused`, the next run tries again); backfilledTo: every call from that time to the backfill's end is
+ *       stored (none when no backfill is in progress). A pause is not a failure: the run ends successfully.
+ *
+ *   Clari Copilot calls sync (<run>) finished in <seconds>s: listed=<n> detailsFetched=<n> unchangedSkipped=<n> prunedSkipped=<n> saved=<n> invalid=<n> deleted=<n> failed=<n> requests=<n> retries=<n> 429s=<n> deletes=<method> refreshed=<n> deferred=<n> confirmedAlive=<n> withheld=<n> weekSpent=<n> paused=<none|budget|refused>
  *       Last, once, unless the run stopped on an error first; a run that fails because most of its calls
  *       failed to load writes it, then fails. The counters are the run's totals (invalid counts listing and
  *       details, 429s the throttled responses, detailsFetched every call-details answer, refreshes and
@@ -32,7 +38,8 @@ import { RUN_KINDS, type CallWindow, type RunKind } from './plan.js';
  *       `skipped` (a reconciliation whose listing was incomplete), `withheld` (one that would have deleted
  *       too much to trust) or `none` (no reconciliation). refreshed: recent calls re-fetched by the daily
  *       refresh; deferred: changed calls not asked for because Clari failed on them earlier today;
- *       confirmedAlive: unlisted stored calls that Clari confirmed still exist; withheld: deletions withheld.
+ *       confirmedAlive: unlisted stored calls that Clari confirmed still exist; withheld: deletions withheld;
+ *       weekSpent: requests this Clari week has cost the sync, this run included; paused: why it paused, if it did.
  *
  * Values: <n> is a non-negative integer, <seconds> has one decimal, and times are UTC ISO 8601 with
  * milliseconds (`Date#toISOString`). `key=value` fields are separated by single spaces.
@@ -80,6 +87,18 @@ export interface LaterSummaryCounts {
     deferred: number;
     confirmedAlive: number;
     withheld: number;
+    weekSpent: number;
+}
+
+export const PAUSE_REASONS = ['budget', 'refused'] as const;
+export type PauseReason = (typeof PAUSE_REASONS)[number];
+
+export interface RunPause {
+    reason: PauseReason;
+    resumes: Date;
+    weekSpent: number;
+    budget: number;
+    backfilledTo: Date | null;
 }
 
 export interface RunStart {
@@ -93,12 +112,14 @@ export interface RunSummary {
     elapsedMs: number;
     counts: SummaryCounts & LaterSummaryCounts;
     deletes: DeleteMethod;
+    paused: PauseReason | null;
 }
 
 export type ReportLine =
     | ({ type: 'start' } & RunStart)
     | { type: 'window'; matched: number }
     | { type: 'page'; counts: PageCounts }
+    | ({ type: 'pause' } & RunPause)
     | ({ type: 'summary' } & RunSummary);
 
 /** Each counter's key on the line. */
@@ -130,12 +151,14 @@ const LATER_SUMMARY_KEYS = {
     refreshed: 'refreshed',
     deferred: 'deferred',
     confirmedAlive: 'confirmedAlive',
-    withheld: 'withheld'
+    withheld: 'withheld',
+    weekSpent: 'weekSpent'
 } as const satisfies Record<keyof LaterSummaryCounts, string>;
 
 const START_PREFIX = 'Starting ';
 const WINDOW_PREFIX = 'window: ';
 const PAGE_PREFIX = 'page: ';
+const PAUSE_PREFIX = 'paused: ';
 const SUMMARY_PREFIX = 'Clari Copilot calls sync (';
 const WINDOW_SEPARATOR = '; plus ';
 
@@ -162,7 +185,14 @@ export function formatSummary(summary: RunSummary): string {
     return (
         `${SUMMARY_PREFIX}${summary.run}) finished in ${(summary.elapsedMs / 1000).toFixed(1)}s: ` +
         `${formatCounts<keyof SummaryCounts>(summary.counts, SUMMARY_KEYS)} deletes=${summary.deletes} ` +
-        formatCounts<keyof LaterSummaryCounts>(summary.counts, LATER_SUMMARY_KEYS)
+        `${formatCounts<keyof LaterSummaryCounts>(summary.counts, LATER_SUMMARY_KEYS)} paused=${summary.paused ?? 'none'}`
+    );
+}
+
+export function formatPause(pause: RunPause): string {
+    return (
+        `${PAUSE_PREFIX}reason=${pause.reason} resumes=${pause.resumes.toISOString()} weekSpent=${pause.weekSpent} ` +
+        `budget=${pause.budget} backfilledTo=${pause.backfilledTo?.toISOString() ?? 'none'}`
     );
 }
 
@@ -183,7 +213,29 @@ export function parseReportLine(message: string): ReportLine | null {
     if (message.startsWith(SUMMARY_PREFIX)) {
         return parseSummary(message);
     }
+    if (message.startsWith(PAUSE_PREFIX)) {
+        return parsePause(message.slice(PAUSE_PREFIX.length));
+    }
     return null;
+}
+
+function parsePause(text: string): ReportLine | null {
+    const fields = fieldsOf(text);
+    const reason = PAUSE_REASONS.find((known) => known === fields?.get('reason'));
+    const resumes = isoDate(fields?.get('resumes'));
+    const weekSpent = fields?.get('weekSpent');
+    const budget = fields?.get('budget');
+    const backfilled = fields?.get('backfilledTo');
+    const backfilledTo = backfilled === 'none' ? null : isoDate(backfilled);
+    if (!reason || !resumes || !weekSpent || !COUNT.test(weekSpent) || !budget || !COUNT.test(budget) || backfilledTo === undefined) {
+        return null;
+    }
+    return { type: 'pause', reason, resumes, weekSpent: Number(weekSpent), budget: Number(budget), backfilledTo };
+}
+
+/** A Date for an ISO time as `Date#toISOString` writes it; undefined for anything else. */
+function isoDate(text: string | undefined): Date | undefined {
+    return text !== undefined && new RegExp(`^${ISO}$`).test(text) ? new Date(text) : undefined;
 }
 
 function formatCallWindow(window: CallWindow): string {
@@ -221,10 +273,12 @@ function parseSummary(message: string): ReportLine | null {
     const counts = fields && readCounts(fields, SUMMARY_KEYS);
     const later = fields && readCounts(fields, LATER_SUMMARY_KEYS);
     const deletes = DELETE_METHODS.find((method) => method === fields?.get('deletes'));
-    if (run === null || !counts || !later || deletes === undefined) {
+    const pausedText = fields?.get('paused');
+    const paused = PAUSE_REASONS.find((reason) => reason === pausedText) ?? null;
+    if (run === null || !counts || !later || deletes === undefined || (paused === null && pausedText !== 'none')) {
         return null;
     }
-    return { type: 'summary', run, elapsedMs: Math.round(Number(match?.[2]) * 1000), counts: { ...counts, ...later }, deletes };
+    return { type: 'summary', run, elapsedMs: Math.round(Number(match?.[2]) * 1000), counts: { ...counts, ...later }, deletes, paused };
 }
 
 function runKind(text: string | undefined): RunKind | null {

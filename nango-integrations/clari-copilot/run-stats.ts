@@ -1,5 +1,5 @@
 import type { RunKind } from './plan.js';
-import { formatSummary, type DeleteMethod, type LaterSummaryCounts, type SummaryCounts } from './run-report.js';
+import { formatSummary, type DeleteMethod, type LaterSummaryCounts, type PauseReason, type SummaryCounts } from './run-report.js';
 
 /** Counters for one run, reported in a single summary line at the end. */
 export class RunStats implements SummaryCounts, LaterSummaryCounts {
@@ -29,9 +29,12 @@ export class RunStats implements SummaryCounts, LaterSummaryCounts {
     detailsAttempted = 0;
     /** Windows that could not be listed whole; no delete may rely on such a run. */
     incompleteListings = 0;
+    /** Requests this Clari week has cost the sync, this run included; set at the end of the run. */
+    weekSpent = 0;
+    paused: PauseReason | null = null;
     deleteMethod: DeleteMethod = 'none';
 
     summary(run: RunKind, elapsedMs: number): string {
-        return formatSummary({ run, elapsedMs, counts: this, deletes: this.deleteMethod });
+        return formatSummary({ run, elapsedMs, counts: this, deletes: this.deleteMethod, paused: this.paused });
     }
 }

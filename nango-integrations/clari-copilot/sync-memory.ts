@@ -11,13 +11,33 @@ const MAX_CHECKPOINT_STRING = 4000;
  */
 export const DEFAULT_CLARI_LEAD_MS = 10 * 60 * 1000;
 
+const isoTime = z
+    .string()
+    .refine((text) => !Number.isNaN(Date.parse(text)))
+    .transform((text) => new Date(text));
 const memorySchema = z
     .object({
         clariLeadMs: z.number().nullish(),
         failedDay: z.number().int().nullish(),
-        failedCallIds: z.string().nullish()
+        failedCallIds: z.string().nullish(),
+        budgetWeekStart: z.number().int().nullish(),
+        budgetSpent: z.number().int().min(0).nullish(),
+        changesCost: z.number().min(0).nullish(),
+        changesListedUntil: isoTime.nullish(),
+        backfillUntil: isoTime.nullish(),
+        backfillCursor: isoTime.nullish(),
+        backfillListed: z.number().int().min(0).nullish(),
+        listingPages: z.number().int().min(0).nullish()
     })
     .loose();
+/** The fields this module owns; any other field of the checkpoint is kept as it was. */
+const OWN_FIELDS = Object.keys(memorySchema.shape);
+
+/** A backfill that spans runs: every call whose time is in [cursor, until) is stored. */
+export interface BackfillProgress {
+    until: Date;
+    cursor: Date;
+}
 const failedIdsSchema = z.array(z.string());
 
 /**
@@ -29,6 +49,9 @@ const failedIdsSchema = z.array(z.string());
  *   stored it. That bound survives Nango pruning the payload, and makes a pruned record comparable with
  *   the listing whatever the skew between Clari's clock and Nango's.
  * - **Calls that failed today**, so that a call Clari keeps failing on is asked for at most once a day.
+ * - **The week's request budget**: what this Clari week has cost, counted ahead of the requests.
+ * - **How far the backfill got**, newest first, and until when changes were listed: Nango moves
+ *   `lastSyncDate` after an interrupted run, though the work it was doing is not done.
  *
  * Without checkpoints (the pinned CLI's `nango dryrun`) nothing is remembered: the lead is assumed to be
  * `DEFAULT_CLARI_LEAD_MS`, and a failing call is retried by whichever later run lists it as changed.
@@ -36,6 +59,19 @@ const failedIdsSchema = z.array(z.string());
 export class SyncMemory {
     private runLeadMs = Number.NEGATIVE_INFINITY;
     private readonly failedToday: Set<string>;
+    /** The backfill still to do, or null when there is none (or no checkpoint to keep one in). */
+    backfill: BackfillProgress | null;
+    /** Every change with a last_modified_time before this (less the overlap) was listed; null when unknown. */
+    changesListedUntil: Date | null;
+    /** What listing the changes cost a run lately (a moving average), for the backfill's reserve. */
+    changesCost: number | null;
+    /** Calls the backfill in progress has listed so far, over all its runs. */
+    backfillListed: number | null;
+    /** List pages of the last complete listing of the whole window, to size reconciliations to the budget. */
+    listingPages: number | null;
+    /** The week's spend as the checkpoint has it (counted ahead), and its week. */
+    budgetSpent: { weekStartMs: number; spent: number } | null;
+    private writing: Promise<void> = Promise.resolve();
 
     private constructor(
         private readonly checkpointing: Checkpointing | null,
@@ -44,8 +80,22 @@ export class SyncMemory {
         private readonly today: number
     ) {
         const parsed = memorySchema.safeParse(saved);
-        const ids = parsed.success && parsed.data.failedDay === today ? parseIds(parsed.data.failedCallIds) : [];
-        this.failedToday = new Set(ids);
+        const data = parsed.success ? parsed.data : null;
+        this.failedToday = new Set(data?.failedDay === today ? parseIds(data.failedCallIds) : []);
+        this.backfill = data?.backfillUntil && data.backfillCursor ? { until: data.backfillUntil, cursor: data.backfillCursor } : null;
+        this.changesListedUntil = data?.changesListedUntil ?? null;
+        this.changesCost = data?.changesCost ?? null;
+        this.backfillListed = data?.backfillListed ?? null;
+        this.listingPages = data?.listingPages ?? null;
+        this.budgetSpent =
+            data?.budgetWeekStart != null && data.budgetSpent != null
+                ? { weekStartMs: data.budgetWeekStart, spent: data.budgetSpent }
+                : null;
+    }
+
+    /** Whether anything is remembered at all: without checkpoints every run plans from lastSyncDate alone. */
+    get hasCheckpoints(): boolean {
+        return this.checkpointing !== null;
     }
 
     /**
@@ -92,31 +142,51 @@ export class SyncMemory {
     }
 
     /**
-     * Writes what this run learned, keeping every other field of the checkpoint. Returns how many of
-     * today's failed calls did not fit in it (they may be asked for again today).
+     * Writes everything remembered so far, keeping every other field of the checkpoint. Writes go one at a
+     * time, each with the state as it is when its turn comes. Nango's runner may end the run here (an
+     * interruption, thrown after the checkpoint is saved): that error is left to reach the runner. Returns how
+     * many of today's failed calls did not fit in the checkpoint (they may be asked for again today).
      */
     async save(): Promise<number> {
-        if (this.checkpointing === null) {
+        const checkpointing = this.checkpointing;
+        if (checkpointing === null) {
             return 0;
         }
+        let dropped = 0;
+        this.writing = this.writing.then(async () => {
+            const { value, droppedFailures } = this.snapshot();
+            dropped = droppedFailures;
+            await checkpointing.saveCheckpoint(value);
+        });
+        await this.writing;
+        return dropped;
+    }
+
+    private snapshot(): { value: CheckpointValue; droppedFailures: number } {
         const leadMs = Math.max(this.knownLeadMs, this.runLeadMs);
         const ids: string[] = [];
-        let dropped = 0;
+        let droppedFailures = 0;
         for (const id of this.failedToday) {
             if (JSON.stringify([...ids, id]).length <= MAX_CHECKPOINT_STRING) {
                 ids.push(id);
             } else {
-                dropped++;
+                droppedFailures++;
             }
         }
-        const { clariLeadMs: _lead, failedDay: _day, failedCallIds: _ids, ...others } = this.saved;
-        await this.checkpointing.saveCheckpoint({
+        const others = Object.fromEntries(Object.entries(this.saved).filter(([key]) => !OWN_FIELDS.includes(key)));
+        const value: CheckpointValue = {
             ...others,
             ...(Number.isFinite(leadMs) ? { clariLeadMs: leadMs } : {}),
             failedDay: this.today,
-            failedCallIds: JSON.stringify(ids)
-        });
-        return dropped;
+            failedCallIds: JSON.stringify(ids),
+            ...(this.budgetSpent ? { budgetWeekStart: this.budgetSpent.weekStartMs, budgetSpent: this.budgetSpent.spent } : {}),
+            ...(this.changesCost === null ? {} : { changesCost: this.changesCost }),
+            ...(this.changesListedUntil ? { changesListedUntil: this.changesListedUntil.toISOString() } : {}),
+            ...(this.backfill
+                ? { backfillUntil: this.backfill.until.toISOString(), backfillCursor: this.backfill.cursor.toISOString() }
+                : {})
+        };
+        return { value, droppedFailures };
     }
 }
 

@@ -1,4 +1,5 @@
 import type { NangoSync } from '../models.js';
+import type { RequestsPaused } from './budget.js';
 import type { ClariClient } from './clari-client.js';
 import { CALL_MODEL } from './constants.js';
 import type { VanishedCallsPass } from './deletes.js';
@@ -33,6 +34,8 @@ export interface SyncRun {
     /** Calls whose details this run already has: a call listed by two windows is refreshed once. */
     fetchedIds: Set<string>;
     refreshRequestsLeft: number;
+    /** Set when a page could not ask Clari for every call it needed: the run stops listing, keeping what it has. */
+    pause: RequestsPaused | null;
 }
 
 export function detailsConcurrency(options: SyncOptions): number {
@@ -45,7 +48,7 @@ export function detailsConcurrency(options: SyncOptions): number {
  * calls Clari no longer serves. During a reconciliation the page also tells the delete pass which calls
  * it listed.
  */
-export async function syncPage(run: SyncRun, page: ListedPage): Promise<void> {
+export async function syncPage(run: SyncRun, page: ListedPage): Promise<{ complete: boolean }> {
     const { nango, stats } = run;
     await reportInvalid(nango, page.invalid, 'listed', stats);
     const listedIds = [...page.calls.map((call) => call.id), ...page.invalid.flatMap((invalid) => (invalid.id ? [invalid.id] : []))];
@@ -57,7 +60,7 @@ export async function syncPage(run: SyncRun, page: ListedPage): Promise<void> {
         includeMedia: run.options.includeMedia,
         concurrency: detailsConcurrency(run.options)
     });
-    const { records, fetchedIds, goneIds } = await takeOutcomes(run, outcomes, stored);
+    const { records, fetchedIds, goneIds, paused } = await takeOutcomes(run, outcomes, stored);
 
     if (run.deletes?.resavesStored) {
         // This delete pass removes every record the run does not save, so re-save what is stored and still
@@ -100,6 +103,7 @@ export async function syncPage(run: SyncRun, page: ListedPage): Promise<void> {
         stats.deleted += goneIds.length;
         await nango.log(`Deleted ${goneIds.length} call(s) Clari no longer serves (404): ${goneIds.join(', ')}`);
     }
+    return { complete: paused === 0 };
 }
 
 async function chooseCallsToFetch(
@@ -150,11 +154,12 @@ async function takeOutcomes(
     run: SyncRun,
     outcomes: readonly DetailsOutcome[],
     stored: ReadonlyMap<string, StoredCall>
-): Promise<{ records: { id: string }[]; fetchedIds: Set<string>; goneIds: string[] }> {
+): Promise<{ records: { id: string }[]; fetchedIds: Set<string>; goneIds: string[]; paused: number }> {
     const { nango, stats, memory } = run;
     const records: { id: string }[] = [];
     const fetchedIds = new Set<string>();
     const goneIds: string[] = [];
+    let paused = 0;
     stats.detailsAttempted += outcomes.length;
     for (const outcome of outcomes) {
         if (outcome.kind === 'fetched') {
@@ -172,6 +177,10 @@ async function takeOutcomes(
             goneIds.push(outcome.id);
         } else if (outcome.kind === 'invalid') {
             await reportInvalid(nango, [outcome], 'details', stats);
+        } else if (outcome.kind === 'paused') {
+            // Not asked for: a later run lists it again, as its page is not recorded as done.
+            paused++;
+            run.pause ??= outcome.pause;
         } else {
             stats.failed++;
             memory.noteFailed(outcome.id);
@@ -181,7 +190,8 @@ async function takeOutcomes(
         }
     }
     stats.detailsFetched += fetchedIds.size;
-    return { records, fetchedIds, goneIds };
+    stats.detailsAttempted -= paused;
+    return { records, fetchedIds, goneIds, paused };
 }
 
 export async function reportInvalid(nango: NangoSync, invalid: readonly InvalidCall[], where: string, stats: RunStats): Promise<void> {

@@ -84,6 +84,11 @@ export class TimePaging {
         return this.pages === 0;
     }
 
+    /** Every call of the window with a time from this one on has been taken (exclusive bound of what is left). */
+    get listedDownTo(): Date {
+        return this.tie ? new Date(this.tie.timeMs + 1) : this.before;
+    }
+
     /** Whether every call of the window was listed; false when a group of equal times could not be listed whole. */
     get complete(): boolean {
         return this.incompleteGroups === 0;

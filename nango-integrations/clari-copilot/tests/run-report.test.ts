@@ -46,9 +46,11 @@ const summary: RunSummary = {
         refreshed: 2,
         deferred: 1,
         confirmedAlive: 3,
-        withheld: 0
+        withheld: 0,
+        weekSpent: 165
     },
-    deletes: 'listRecords'
+    deletes: 'listRecords',
+    paused: null
 };
 
 describe('the run report format', () => {
@@ -71,7 +73,7 @@ describe('the run report format', () => {
         expect(formatSummary(summary)).toBe(
             'Clari Copilot calls sync (reconcile) finished in 12.3s: listed=1200 detailsFetched=150 unchangedSkipped=1040 ' +
                 'prunedSkipped=10 saved=150 invalid=3 deleted=4 failed=0 requests=165 retries=7 429s=5 deletes=listRecords ' +
-                'refreshed=2 deferred=1 confirmedAlive=3 withheld=0'
+                'refreshed=2 deferred=1 confirmedAlive=3 withheld=0 weekSpent=165 paused=none'
         );
     });
 
