@@ -87,22 +87,33 @@ export class E2EStack {
         readonly server: RunningNangoServer,
         readonly nango: Nango,
         private readonly removeDir: () => void,
-        private readonly fetchData: SyncEntry
+        private readonly fetchData: SyncEntry,
+        private readonly syncClock: { offsetMs: number }
     ) {}
+
+    /**
+     * Moves the sync's clock (inside its sandbox) this far ahead of the real one, for runs in later Clari weeks.
+     * The store keeps the real clock, as Nango's does; pair it with the emulator's clock offset.
+     */
+    setSyncClockOffset(offsetMs: number): void {
+        this.syncClock.offsetMs = offsetMs;
+    }
 
     /** On a new temporary store (removed on close), or on the store in `dir` (left in place). */
     static async open(prefix: string, dir?: string): Promise<E2EStack> {
         // Built (when stale) and loaded per test file, before any store or server exists to clean up.
+        const syncClock = { offsetMs: 0 };
         const fetchData = await loadDeployedSync({
             log: (line) => {
                 console.log(line);
-            }
+            },
+            now: () => Date.now() + syncClock.offsetMs
         });
         const tmp = dir === undefined ? makeTempDir(prefix) : { dir, remove: () => undefined };
         const store = await openStore({ dir: tmp.dir });
         // The records API never proxies; the Clari URL only matters for /proxy, unused here.
         const server = await startNangoServer({ store, secretKey: SECRET_KEY, port: 0, clariBaseUrl: 'http://127.0.0.1:9' });
-        return new E2EStack(store, server, new Nango({ secretKey: SECRET_KEY, host: server.url }), tmp.remove, fetchData);
+        return new E2EStack(store, server, new Nango({ secretKey: SECRET_KEY, host: server.url }), tmp.remove, fetchData, syncClock);
     }
 
     /** An emulator that lives as long as the stack (see `startEmulator`). */

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
-import { bundlePath, fetchDataFromBundle, NANGO_INTEGRATIONS_DIR, type SyncEntry } from './sandbox.js';
+import { bundlePath, fetchDataFromBundle, NANGO_INTEGRATIONS_DIR, type SandboxOptions, type SyncEntry } from './sandbox.js';
 
 /**
  * Keeps nango-integrations/dist/calls-clari-copilot.js in step with its sources, so local runs execute
@@ -141,7 +141,7 @@ export async function ensureBundle(options: EnsureBundleOptions): Promise<Ensure
 }
 
 /** The deployed sync, built first when stale: what the local commands and the e2e suite run. */
-export async function loadDeployedSync(options: EnsureBundleOptions): Promise<SyncEntry> {
+export async function loadDeployedSync(options: EnsureBundleOptions & SandboxOptions): Promise<SyncEntry> {
     await ensureBundle(options);
-    return fetchDataFromBundle(bundlePath(options.projectDir));
+    return fetchDataFromBundle(bundlePath(options.projectDir), options.now ? { now: options.now } : {});
 }

@@ -122,6 +122,30 @@ describe('the compiled calls sync in the sandbox', () => {
     });
 });
 
+describe('a shifted clock for tests that span weeks', () => {
+    it("gives the script a Date that reads the given clock for now, and is the host's Date otherwise", async () => {
+        const nowMs = Date.parse('2027-01-03T00:00:00.000Z');
+        const code = bundle(
+            `await nango.log(JSON.stringify([Date.now(), new Date().getTime(), new Date(0).toISOString(), new Date(2020, 0, 1) instanceof Date, ` +
+                `Date.parse('2026-01-01T00:00:00.000Z'), typeof Date()]));`
+        );
+        const nango = new RecordingNango();
+        await loadBundledSync(code, 'clock.js', { now: () => nowMs })(asNango(nango));
+        expect(JSON.parse(nango.logs[0] ?? '[]')).toEqual([
+            nowMs,
+            nowMs,
+            '1970-01-01T00:00:00.000Z',
+            true,
+            Date.parse('2026-01-01T00:00:00.000Z'),
+            'string'
+        ]);
+        // Without the option the script keeps the real clock.
+        const real = new RecordingNango();
+        await loadBundledSync(bundle('await nango.log(String(Date.now()));'), 'clock.js')(asNango(real));
+        expect(Math.abs(Number(real.logs[0]) - Date.now())).toBeLessThan(60_000);
+    });
+});
+
 describe('what the sandbox refuses, as Nango does', () => {
     const cases: { uses: string; body: string; expected: Failure }[] = [
         {

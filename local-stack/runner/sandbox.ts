@@ -143,7 +143,29 @@ interface BundleExports {
  * the bundle again in a new context, as each Nango execution does, so no module-level state survives
  * from one run to the next. The bundle is also evaluated once here, so a broken one fails at load time.
  */
-export function loadBundledSync(code: string, filename: string): SyncEntry {
+export interface SandboxOptions {
+    /**
+     * The time the script's `Date` reads, for tests that span weeks of the sync's own calendar (its Clari week,
+     * its daily refresh). Nango's sandbox has the host's clock; so does this one without the option.
+     */
+    now?: () => number;
+}
+
+/** Runs in the new context: its own `Date`, reading `now` for the current time and unchanged otherwise. */
+const SHIFTED_DATE = `(function (now) {
+    var HostDate = Date;
+    function ShiftedDate() {
+        if (!new.target) { return new HostDate(now()).toString(); }
+        return arguments.length === 0 ? new HostDate(now()) : new (Function.prototype.bind.apply(HostDate, [null].concat([].slice.call(arguments))))();
+    }
+    ShiftedDate.prototype = HostDate.prototype;
+    ShiftedDate.now = function () { return now(); };
+    ShiftedDate.parse = HostDate.parse;
+    ShiftedDate.UTC = HostDate.UTC;
+    globalThis.Date = ShiftedDate;
+})`;
+
+export function loadBundledSync(code: string, filename: string, options: SandboxOptions = {}): SyncEntry {
     // A CommonJS module of our own making: the bundle assigns `module.exports`, the wrapper returns it.
     // The bundle starts on the wrapper's second line; lineOffset keeps its stack traces' line numbers true.
     const script = new vm.Script(
@@ -152,6 +174,9 @@ export function loadBundledSync(code: string, filename: string): SyncEntry {
     );
     const entry = (): ((nango: NangoSync) => unknown) => {
         const context = vm.createContext(sandboxGlobals(), { codeGeneration: { strings: false, wasm: false } });
+        if (options.now) {
+            (vm.runInContext(SHIFTED_DATE, context) as (now: () => number) => void)(options.now);
+        }
         const exported = script.runInContext(context) as BundleExports | ((nango: NangoSync) => unknown) | null | undefined;
         const candidate: unknown = typeof exported === 'function' ? exported : exported?.default;
         if (typeof candidate !== 'function') {
@@ -166,6 +191,6 @@ export function loadBundledSync(code: string, filename: string): SyncEntry {
 }
 
 /** The compiled `calls` sync at `file` (default: nango-integrations/dist), ready to hand to `runSync`. */
-export function fetchDataFromBundle(file: string = bundlePath()): SyncEntry {
-    return loadBundledSync(readBundle(file), path.basename(file));
+export function fetchDataFromBundle(file: string = bundlePath(), options: SandboxOptions = {}): SyncEntry {
+    return loadBundledSync(readBundle(file), path.basename(file), options);
 }

@@ -203,6 +203,10 @@ export function createClariClient(nango: NangoSync, options: ClariClientOptions)
                     throw new ClariRequestError(`GET ${endpoint} failed after ${attempts} attempt(s): ${problem}`, status);
                 }
                 const retryAfterMs = parseRetryAfter(outcome.retryAfter, clock.now());
+                if (retryAfterMs !== null && retryAfterMs > maxRetryAfterMs && status === 429 && options.budget) {
+                    // Clari says when it will take requests again, and it is not soon: the workspace's week is spent.
+                    throw options.budget.giveUp(`Clari asked to retry GET ${endpoint} after ${Math.round(retryAfterMs / 1000)}s`);
+                }
                 if (retryAfterMs !== null && retryAfterMs > maxRetryAfterMs) {
                     throw new ClariRequestError(
                         `GET ${endpoint}: Clari asked to retry after ${Math.round(retryAfterMs / 1000)}s; the weekly request budget may be spent`,
