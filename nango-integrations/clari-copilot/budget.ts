@@ -90,7 +90,12 @@ export class WeeklyBudget {
 
     /** Requests the current phase may still send this week. */
     get available(): number {
-        const ceiling = this.phase === 'changes' ? this.options.budget : this.options.budget - this.options.reserve;
+        return this.availableTo(this.phase);
+    }
+
+    /** Requests `phase` may still send this week, as of now. */
+    availableTo(phase: SpendingPhase): number {
+        const ceiling = phase === 'changes' ? this.options.budget : this.options.budget - this.options.reserve;
         return Math.max(0, ceiling - this.spent);
     }
 
@@ -190,12 +195,13 @@ export class WeeklyBudget {
 
 /**
  * What a backfill leaves to the rest of the week: the incremental runs still to come (one per
- * `runEveryMs`) at what they cost lately, and never less than a small share of the budget.
+ * `runEveryMs`) at what they cost lately, never less than a small share of the budget, never more than half.
  */
 export function weeklyReserve(options: { budget: number; nowMs: number; runEveryMs: number; changesCostPerRun: number }): number {
     const runsLeft = Math.ceil((clariWeekStart(options.nowMs) + WEEK_MS - options.nowMs) / Math.max(options.runEveryMs, 60_000));
+    // At most half the budget, so that a backfill always moves, however costly the hourly runs have been.
     return Math.min(
-        options.budget,
+        Math.floor(options.budget / 2),
         Math.max(Math.ceil(options.budget * RESERVE_FLOOR_SHARE), Math.ceil(runsLeft * options.changesCostPerRun))
     );
 }

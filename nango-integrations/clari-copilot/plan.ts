@@ -18,12 +18,15 @@ export interface CallWindow {
     modifiedAfter?: Date;
     modifiedBefore?: Date;
     /**
-     * `backfill`: the next stretch of a backfill that may span runs (newest first, its progress checkpointed
-     * after every page, and stopping where the week's budget keeps a reserve for incremental runs). Any other
-     * window lists changes, and may spend the whole budget.
+     * `backfill`: the next stretch of a backfill that may span runs; `reconcile`: the same for a reconciliation.
+     * Both go newest first, checkpoint their progress after every page, and stop where the week's budget keeps
+     * a reserve for incremental runs. Any other window lists changes, and may spend the whole budget.
      */
-    role?: 'backfill';
+    role?: WalkRole;
 }
+
+/** The listings of the whole window that may span runs, each with its progress in the checkpoint. */
+export type WalkRole = 'backfill' | 'reconcile';
 
 /** What the run knows from the checkpoint, when the runtime has one. */
 export interface PlanMemory {
@@ -32,6 +35,10 @@ export interface PlanMemory {
     changesListedUntil: Date | null;
     /** List pages of the last complete listing of the whole window (a backfill or a reconciliation); null when unknown. */
     listingPages: number | null;
+    /** A reconciliation cut off by an interruption or the budget: listed from its end down to its cursor. */
+    reconciliation: BackfillProgress | null;
+    /** The budget cannot pay for a whole listing this run: a due reconciliation waits (see `fetchData`). */
+    postponeReconciliation?: boolean;
 }
 
 /**
@@ -71,11 +78,13 @@ export interface RunPlan {
     refreshAfter: Date | null;
     /** A backfill this run begins (a first run, with checkpoints): it is recorded before the first page. */
     beginsBackfill: BackfillProgress | null;
+    /** A reconciliation this run begins, with checkpoints: recorded before its first page, so a cut-off one resumes. */
+    beginsReconciliation: BackfillProgress | null;
     /** Hours between reconciliations, as the user set them or as derived; `derived` says which. */
     reconcileCadence: { hours: number; derived: boolean };
 }
 
-const NO_MEMORY: PlanMemory = { hasCheckpoints: false, backfill: null, changesListedUntil: null, listingPages: null };
+const NO_MEMORY: PlanMemory = { hasCheckpoints: false, backfill: null, changesListedUntil: null, listingPages: null, reconciliation: null };
 
 /**
  * Decides what a run lists, from the run's start, Nango's `lastSyncDate` (the start of the last successful
@@ -99,6 +108,7 @@ export function planRun(runStartedAt: Date, lastSyncDate: Date | undefined, opti
                 agedOut,
                 refreshAfter: null,
                 beginsBackfill: null,
+                beginsReconciliation: null,
                 reconcileCadence
             };
         }
@@ -112,6 +122,7 @@ export function planRun(runStartedAt: Date, lastSyncDate: Date | undefined, opti
             agedOut,
             refreshAfter: null,
             beginsBackfill: { until: runStartedAt, cursor: runStartedAt },
+            beginsReconciliation: null,
             reconcileCadence
         };
     }
@@ -129,6 +140,7 @@ export function planRun(runStartedAt: Date, lastSyncDate: Date | undefined, opti
             agedOut,
             refreshAfter: null,
             beginsBackfill: null,
+            beginsReconciliation: null,
             reconcileCadence
         };
     }
@@ -137,15 +149,34 @@ export function planRun(runStartedAt: Date, lastSyncDate: Date | undefined, opti
         options.refreshRecentDays > 0 && isFirstRunOfPeriod(runStartedAt, lastRun, REFRESH_EVERY_HOURS)
             ? new Date(Math.max(runStartedAt.getTime() - options.refreshRecentDays * DAY_MS, backfill.timeAfter.getTime()))
             : null;
-    if (isReconcileDue(runStartedAt, lastRun, reconcileEveryHours)) {
+    if (memory.reconciliation && memory.reconciliation.cursor.getTime() > backfill.timeAfter.getTime()) {
+        // The rest of a reconciliation that was cut off: it still finds changes, but deletes nothing, since no one
+        // run listed every call (the next reconciliation that does, deletes).
         return {
             kind: 'reconcile',
-            windows: [{ ...backfill, ...(memory.hasCheckpoints ? { role: 'backfill' as const } : {}) }],
+            windows: [
+                ...changeWindows(backfill, since, runStartedAt, refreshAfter),
+                { timeAfter: backfill.timeAfter, timeBefore: memory.reconciliation.cursor, role: 'reconcile' }
+            ],
+            reconcile: false,
+            backfill,
+            agedOut,
+            refreshAfter,
+            beginsBackfill: null,
+            beginsReconciliation: null,
+            reconcileCadence
+        };
+    }
+    if (isReconcileDue(runStartedAt, lastRun, reconcileEveryHours) && memory.postponeReconciliation !== true) {
+        return {
+            kind: 'reconcile',
+            windows: [{ ...backfill, ...(memory.hasCheckpoints ? { role: 'reconcile' as const } : {}) }],
             reconcile: true,
             backfill,
             agedOut,
             refreshAfter,
             beginsBackfill: null,
+            beginsReconciliation: memory.hasCheckpoints ? { until: runStartedAt, cursor: runStartedAt } : null,
             reconcileCadence
         };
     }
@@ -157,6 +188,7 @@ export function planRun(runStartedAt: Date, lastSyncDate: Date | undefined, opti
         agedOut,
         refreshAfter,
         beginsBackfill: null,
+        beginsReconciliation: null,
         reconcileCadence
     };
 }

@@ -27,7 +27,9 @@ const memorySchema = z
         backfillUntil: isoTime.nullish(),
         backfillCursor: isoTime.nullish(),
         backfillListed: z.number().int().min(0).nullish(),
-        listingPages: z.number().int().min(0).nullish()
+        listingPages: z.number().int().min(0).nullish(),
+        reconcileUntil: isoTime.nullish(),
+        reconcileCursor: isoTime.nullish()
     })
     .loose();
 /** The fields this module owns; any other field of the checkpoint is kept as it was. */
@@ -61,6 +63,8 @@ export class SyncMemory {
     private readonly failedToday: Set<string>;
     /** The backfill still to do, or null when there is none (or no checkpoint to keep one in). */
     backfill: BackfillProgress | null;
+    /** A reconciliation still to finish, after an interruption or a pause cut it off. */
+    reconciliation: BackfillProgress | null;
     /** Every change with a last_modified_time before this (less the overlap) was listed; null when unknown. */
     changesListedUntil: Date | null;
     /** What listing the changes cost a run lately (a moving average), for the backfill's reserve. */
@@ -83,6 +87,8 @@ export class SyncMemory {
         const data = parsed.success ? parsed.data : null;
         this.failedToday = new Set(data?.failedDay === today ? parseIds(data.failedCallIds) : []);
         this.backfill = data?.backfillUntil && data.backfillCursor ? { until: data.backfillUntil, cursor: data.backfillCursor } : null;
+        this.reconciliation =
+            data?.reconcileUntil && data.reconcileCursor ? { until: data.reconcileUntil, cursor: data.reconcileCursor } : null;
         this.changesListedUntil = data?.changesListedUntil ?? null;
         this.changesCost = data?.changesCost ?? null;
         this.backfillListed = data?.backfillListed ?? null;
@@ -184,6 +190,11 @@ export class SyncMemory {
             ...(this.changesListedUntil ? { changesListedUntil: this.changesListedUntil.toISOString() } : {}),
             ...(this.backfill
                 ? { backfillUntil: this.backfill.until.toISOString(), backfillCursor: this.backfill.cursor.toISOString() }
+                : {}),
+            ...(this.backfill && this.backfillListed !== null ? { backfillListed: this.backfillListed } : {}),
+            ...(this.listingPages === null ? {} : { listingPages: this.listingPages }),
+            ...(this.reconciliation
+                ? { reconcileUntil: this.reconciliation.until.toISOString(), reconcileCursor: this.reconciliation.cursor.toISOString() }
                 : {})
         };
         return { value, droppedFailures };

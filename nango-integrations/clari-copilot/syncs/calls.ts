@@ -37,11 +37,6 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
         await nango.log(`Ignoring connection metadata keys this sync does not use: ${ignoredKeys.join(', ')}`, { level: 'warn' });
     }
     const memory = await SyncMemory.load(nango, { firstRun: nango.lastSyncDate === undefined, nowMs: runStartedAt.getTime() });
-    const plan = planRun(runStartedAt, nango.lastSyncDate, options, memory);
-    if (plan.beginsBackfill) {
-        memory.backfill = plan.beginsBackfill;
-        memory.changesListedUntil = runStartedAt;
-    }
     const stats = new RunStats();
     const budget = new WeeklyBudget({
         budget: options.weeklyRequestBudget,
@@ -62,6 +57,32 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
             await memory.save();
         }
     });
+    // A reconciliation starts only when the week can pay for a whole listing: one that the budget cuts off deletes nothing.
+    const listingCost = memory.listingPages === null ? 0 : Math.ceil(memory.listingPages * 1.1);
+    const planMemory = {
+        hasCheckpoints: memory.hasCheckpoints,
+        backfill: memory.backfill,
+        changesListedUntil: memory.changesListedUntil,
+        listingPages: memory.listingPages,
+        reconciliation: memory.reconciliation
+    };
+    const plan = planRun(runStartedAt, nango.lastSyncDate, options, {
+        ...planMemory,
+        postponeReconciliation: listingCost > budget.availableTo('backfill')
+    });
+    if (plan.kind !== 'reconcile' && planRun(runStartedAt, nango.lastSyncDate, options, planMemory).beginsReconciliation) {
+        await nango.log(
+            `Postponing the reconciliation: a whole listing takes about ${listingCost} requests and this Clari week has ` +
+                `${budget.availableTo('backfill')} left beyond the reserve for incremental runs. A later run reconciles.`
+        );
+    }
+    if (plan.beginsBackfill) {
+        memory.backfill = plan.beginsBackfill;
+        memory.changesListedUntil = runStartedAt;
+    }
+    if (plan.beginsReconciliation) {
+        memory.reconciliation = plan.beginsReconciliation;
+    }
     const run: SyncRun = {
         nango,
         client: createClariClient(nango, { maxRequestsPerSecond: options.maxRequestsPerSecond, stats, budget }),
@@ -85,8 +106,8 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
     let changesCost = 0;
     let changesListed = true;
     for (const window of plan.windows) {
-        const backfilling = window.role === 'backfill' && plan.kind === 'initial';
-        budget.phase = window.role === 'backfill' ? 'backfill' : 'changes';
+        const walking = window.role !== undefined;
+        budget.phase = walking ? 'backfill' : 'changes';
         const spentBefore = stats.requests;
         const listedBefore = stats.listed;
         const listedWhole = await listAndSync(run, window);
@@ -97,11 +118,14 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
         if (!listedWhole) {
             // Paused: later windows would only ask again. What this one did not list, a later run lists.
             stats.incompleteListings++;
-            changesListed &&= backfilling;
+            // A walk comes after the run's change windows, which are then listed; a fresh reconciliation has none.
+            changesListed &&= walking && plan.windows.some((other) => other.role === undefined);
             break;
         }
-        if (backfilling) {
+        if (window.role === 'backfill') {
             memory.backfill = null;
+        } else if (window.role === 'reconcile') {
+            memory.reconciliation = null;
         }
     }
     if (changesListed && !plan.beginsBackfill) {
@@ -148,14 +172,16 @@ async function listAndSync(run: SyncRun, window: CallWindow): Promise<boolean> {
     const log = async (message: string, level: 'info' | 'warn'): Promise<void> => {
         await nango.log(message, { level });
     };
-    const progress = window.role === 'backfill' && memory.backfill ? new BackfillProgressTracker() : null;
+    const walk = window.role === 'backfill' ? 'backfill' : window.role === 'reconcile' ? 'reconciliation' : null;
+    const progress = walk && memory[walk] ? new BackfillProgressTracker() : null;
     try {
         await forEachConcurrently(listCallsInWindow(run.client, window, stats, log), PAGES_IN_PROGRESS, async (page) => {
             const number = progress?.listedPage() ?? 0;
             const { complete } = await syncPage(run, page);
             const cursor = progress?.finishedPage(number, complete ? page.listedDownTo : null) ?? null;
-            if (cursor && memory.backfill) {
-                memory.backfill = { ...memory.backfill, cursor };
+            const walked = walk ? memory[walk] : null;
+            if (walk && cursor && walked) {
+                memory[walk] = { ...walked, cursor };
                 await memory.save();
             }
             if (run.pause) {
@@ -176,13 +202,13 @@ async function listAndSync(run: SyncRun, window: CallWindow): Promise<boolean> {
 function noteWholeListing(run: SyncRun, window: CallWindow, listed: number, listedWhole: boolean): void {
     const { memory, plan } = run;
     const pages = (calls: number): number => Math.max(1, Math.ceil(calls / 100));
-    if (window.role === 'backfill' && plan.kind === 'initial') {
+    if (window.role === 'backfill') {
         const soFar = (memory.backfillListed ?? 0) + listed;
         memory.backfillListed = listedWhole ? null : soFar;
         if (listedWhole) {
             memory.listingPages = pages(soFar);
         }
-    } else if (plan.kind === 'reconcile' && listedWhole) {
+    } else if (plan.kind === 'reconcile' && plan.reconcile && listedWhole && window.modifiedAfter === undefined) {
         memory.listingPages = pages(listed);
     }
 }

@@ -139,7 +139,7 @@ describe('the weekly budget', () => {
         expect(weeklyReserve({ budget: 50_000, nowMs: wednesdayNoon, runEveryMs: HOUR_MS, changesCostPerRun: 2 })).toBe(
             50_000 * RESERVE_FLOOR_SHARE
         );
-        expect(weeklyReserve({ budget: 1_000, nowMs: wednesdayNoon, runEveryMs: HOUR_MS, changesCostPerRun: 50 })).toBe(1_000);
+        expect(weeklyReserve({ budget: 1_000, nowMs: wednesdayNoon, runEveryMs: HOUR_MS, changesCostPerRun: 50 })).toBe(500);
     });
 });
 
@@ -156,7 +156,7 @@ describe('reconciliations sized to the budget', () => {
 
     it("keep the user's own reconcileEveryHours, and derive one only when none is set", () => {
         const now = new Date('2026-06-17T12:00:00.000Z');
-        const memory = { hasCheckpoints: true, backfill: null, changesListedUntil: null, listingPages: 5_000 };
+        const memory = { hasCheckpoints: true, backfill: null, changesListedUntil: null, listingPages: 5_000, reconciliation: null };
         const derived = planRun(now, new Date('2026-06-16T23:00:00.000Z'), parseSyncOptions({}).options, memory);
         expect(derived.reconcileCadence).toEqual({ hours: 336, derived: true });
         const chosen = planRun(now, new Date('2026-06-16T23:00:00.000Z'), parseSyncOptions({ reconcileEveryHours: 24 }).options, memory);
@@ -312,5 +312,65 @@ describe('a workspace bigger than the weekly budget', () => {
         expect(harness.store.size).toBe(450);
         // Nothing stored before the interruption is fetched again.
         expect(harness.clari.requests.filter((request) => request.endpoint === '/call-details').length).toBe(450 - storedBefore);
+    });
+
+    it('resumes a reconciliation cut off mid-way, deletes nothing on the strength of it, and deletes at the next whole one', async () => {
+        const calls = workspace().slice(0, 450);
+        const harness = createHarness({
+            calls,
+            listRecords: true,
+            checkpoint: null,
+            metadata: { ...metadata, weeklyRequestBudget: 50_000, reconcileEveryHours: 24 }
+        });
+        await runAt(harness, T0, null);
+        const gone = [calls[10]?.id ?? '', calls[400]?.id ?? ''];
+        gone.forEach((id) => harness.clari.calls.delete(id));
+
+        const save = harness.nango as unknown as { saveCheckpoint: (value: object) => Promise<void> };
+        const realSave = save.saveCheckpoint.bind(save);
+        let saves = 0;
+        const interruption = new Error('interrupted at a checkpoint');
+        save.saveCheckpoint = async (value) => {
+            await realSave(value);
+            const saved = value as Record<string, unknown>;
+            if (saved['reconcileCursor'] !== undefined && saved['reconcileCursor'] !== saved['reconcileUntil'] && ++saves === 2) {
+                throw interruption;
+            }
+        };
+        const nextDay = new Date(T0.getTime() + 13 * HOUR_MS);
+        await expect(runAt(harness, nextDay, T0)).rejects.toBe(interruption);
+        expect(harness.checkpoint()?.['reconcileCursor']).toBeTypeOf('string');
+
+        save.saveCheckpoint = realSave;
+        await runAt(harness, new Date(nextDay.getTime() + 60_000), nextDay);
+        expect(harness.summary()).toMatchObject({ run: 'reconcile', deletes: 'none' });
+        expect(harness.deletedIds).toEqual([]);
+        expect(harness.checkpoint()?.['reconcileCursor']).toBeUndefined();
+
+        await runAt(harness, new Date(nextDay.getTime() + DAY_MS), new Date(nextDay.getTime() + 60_000));
+        expect(harness.summary()).toMatchObject({ run: 'reconcile', deletes: 'listRecords' });
+        expect(harness.deletedIds.sort()).toEqual([...gone].sort());
+    });
+
+    it('postpones a reconciliation the week cannot pay for, and lists changes meanwhile', async () => {
+        const calls = workspace().slice(0, 450);
+        // A small workspace on the smallest budget, told its whole listing is 500 pages: more than the week has left.
+        const harness = createHarness({
+            calls: calls.slice(0, 30),
+            listRecords: true,
+            checkpoint: null,
+            metadata: { ...metadata, weeklyRequestBudget: 100, reconcileEveryHours: 24 }
+        });
+        await runAt(harness, T0, null);
+        expect(harness.checkpoint()?.['backfillCursor']).toBeUndefined();
+        const checkpoint = harness.checkpoint();
+        if (checkpoint) {
+            Object.assign(checkpoint, { listingPages: 500 });
+        }
+        await runAt(harness, new Date(T0.getTime() + 13 * HOUR_MS), T0);
+        expect(harness.summary().run).toBe('incremental');
+        expect(harness.logs()).toContainEqual(
+            expect.stringMatching(/^Postponing the reconciliation: a whole listing takes about 550 requests/)
+        );
     });
 });
