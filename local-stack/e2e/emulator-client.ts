@@ -121,6 +121,11 @@ export class EmulatorControl {
         return (await this.call('GET', '/_control/clock')) as ClariClock;
     }
 
+    /** Response latency per endpoint, in ms; an endpoint left out keeps its range. */
+    async setLatency(latency: { list?: { minMs: number; maxMs: number }; details?: { minMs: number; maxMs: number } }): Promise<void> {
+        await this.call('PUT', '/_control/latency', latency);
+    }
+
     async setRate(rate: number, retryAfter: boolean): Promise<void> {
         await this.call('PUT', '/_control/rate', { rate, retryAfter });
     }

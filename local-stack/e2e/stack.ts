@@ -19,6 +19,7 @@ import {
 import { loadDeployedSync } from '../runner/build.js';
 import { storePersist } from '../runner/persist.js';
 import { runSync, type RunnerEvent, type RunSyncResult } from '../runner/run-sync.js';
+import { runSyncChain } from '../runner/run-chain.js';
 import type { SyncEntry } from '../runner/sandbox.js';
 import { CREDENTIALS, EmulatorControl, startEmulator } from './emulator-client.js';
 import { planOf, type LogLine, type RunPlanSeen } from './run-logs.js';
@@ -210,6 +211,36 @@ export class E2EStack {
             throw new Error('the sync logged no run report start line');
         }
         return { ...recording, result: outcome.result, plan: recording.plan };
+    }
+
+    /**
+     * Runs the sync under an execution limit (NANGO_LOCAL_RUN_TIMEOUT_S), following the chain of interrupted
+     * executions as Nango does until one ends without being interrupted. Every execution's log lines are returned.
+     */
+    async runChained(
+        target: SyncTarget,
+        timeoutMs: number,
+        metadata: Record<string, unknown> = FAST_METADATA
+    ): Promise<{ final: RunSyncResult; interrupted: RunSyncResult[]; logs: LogLine[][]; requests: StatsSnapshot }> {
+        await target.control.resetStats();
+        const logs: LogLine[][] = [[]];
+        const chain = await runSyncChain({
+            persist: storePersist(this.store),
+            connectionId: target.connectionId,
+            metadata,
+            proxy: target.proxy,
+            fetchData: this.fetchData,
+            timeoutMs,
+            onEvent: (event) => {
+                if (event.type === 'log') {
+                    logs.at(-1)?.push({ level: event.level, message: event.message });
+                }
+            },
+            onHandOver: () => {
+                logs.push([]);
+            }
+        });
+        return { ...chain, logs, requests: await target.control.stats() };
     }
 
     /** Runs the sync once, expecting it to fail. */
