@@ -114,7 +114,8 @@ async function seed(store: LocalStore): Promise<{ withheld: number; succeeded: n
     await logs(withheld.runId, [
         'Starting reconcile run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
         'Withholding every delete this run: 300 of 300 stored call(s) went unlisted',
-        'Clari Copilot calls sync (reconcile) finished in 1.0s: listed=0 detailsFetched=0 unchangedSkipped=0 prunedSkipped=0 saved=0 invalid=0 deleted=0 failed=0 requests=2 retries=0 429s=0 deletes=withheld refreshed=0 deferred=0 confirmedAlive=0 withheld=300 weekSpent=2 paused=none'
+        'paused: reason=budget resumes=2026-01-04T00:00:00.000Z weekSpent=49990 budget=50000 backfilledTo=2025-08-01T00:00:00.000Z',
+        'Clari Copilot calls sync (reconcile) finished in 1.0s: listed=0 detailsFetched=0 unchangedSkipped=0 prunedSkipped=0 saved=0 invalid=0 deleted=0 failed=0 requests=2 retries=0 429s=0 deletes=withheld refreshed=0 deferred=0 confirmedAlive=0 withheld=300 weekSpent=49990 paused=budget'
     ]);
     await store.runs.finishRun(withheld.runId, 'success');
     const succeeded = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
@@ -259,6 +260,16 @@ describe('dashboard pages', () => {
         expect(res.body).toContain('data-field="deletes-notice"');
         expect(textOf(res.body)).toMatch(notice);
         expect(textOf((await page(`/ui/runs/${runs.succeeded}`)).body)).not.toMatch(/Deletes withheld/);
+    });
+
+    it('shows a run paused by the weekly budget as paused, until when, and how far the backfill got', async () => {
+        const paused =
+            /Paused by the weekly budget until 2026-01-04T00:00:00.000Z: this Clari week has cost 49990 of 50000 requests. The backfill has stored every call since 2025-08-01T00:00:00.000Z./;
+        expect(textOf((await page('/')).body)).toMatch(paused);
+        const res = await page(`/ui/runs/${runs.withheld}`);
+        expect(res.body).toContain('data-field="pause-notice"');
+        expect(textOf(res.body)).toMatch(paused);
+        expect(textOf((await page(`/ui/runs/${runs.succeeded}`)).body)).not.toMatch(/Paused by the weekly budget/);
     });
 
     it('reports a running run’s progress as JSON for the page’s script', async () => {

@@ -29,6 +29,8 @@ export interface RunRow {
     error: string | null;
     /** A reconciliation that deleted nothing on purpose, and why: a decision the user should see without reading logs. */
     deletesNotice: string | null;
+    /** A run that paused for the weekly budget (or because Clari kept refusing): a success that did not finish its work. */
+    pauseNotice: string | null;
     progress: ProgressView | null;
     /** The checkpoints the run went through, as JSON text; null when it recorded none. */
     checkpoints: { from: string; to: string } | null;
@@ -112,6 +114,7 @@ export function runRow(run: SyncRun, lines: readonly RunLogLine[], secrets: read
         partial: summary === null,
         error: run.status === 'failed' && run.summary !== null ? redact(run.summary, secrets) : null,
         deletesNotice: deletesNotice(figures),
+        pauseNotice: pauseNotice(figures),
         progress: run.status === 'running' ? progressView(run, figures, now) : null,
         checkpoints: run.checkpoints && {
             from: checkpointText(run.checkpoints.from),
@@ -133,6 +136,19 @@ export function deletesNotice(figures: RunFigures): string | null {
         return 'Deletes skipped: this reconciliation could not list every call, so it deleted nothing. The log lines say why.';
     }
     return null;
+}
+
+/** What a paused run's `paused:` line says, for people. */
+export function pauseNotice(figures: RunFigures): string | null {
+    const pause = figures.pause;
+    if (!pause) {
+        return null;
+    }
+    const backfill = pause.backfilledTo ? ` The backfill has stored every call since ${pause.backfilledTo.toISOString()}.` : '';
+    return pause.reason === 'budget'
+        ? `Paused by the weekly budget until ${pause.resumes.toISOString()}: this Clari week has cost ${pause.weekSpent} of ` +
+              `${pause.budget} requests.${backfill} Runs until then keep what is stored current.`
+        : `Paused: Clari kept refusing requests, so the workspace's other tools may have spent its week.${backfill} The next run tries again.`;
 }
 
 export function checkpointText(checkpoint: CheckpointValue | null | undefined): string {

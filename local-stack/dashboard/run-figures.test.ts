@@ -71,7 +71,8 @@ describe('runFigures', () => {
             matched: 200,
             pages: { pages: 2, listed: 140, unchanged: 3, pruned: 1, fetched: 136, saved: 135, invalid: 1, gone: 2 },
             summary: null,
-            deletes: null
+            deletes: null,
+            pause: null
         });
     });
 

@@ -1,4 +1,4 @@
-import { parseReportLine, type PageCounts, type RunSummary } from '../../nango-integrations/clari-copilot/run-report.js';
+import { parseReportLine, type PageCounts, type RunPause, type RunSummary } from '../../nango-integrations/clari-copilot/run-report.js';
 
 /**
  * What the dashboard reads from a run's log lines: the sync reports its kind, its size, each page and its
@@ -23,6 +23,8 @@ export interface RunFigures {
     summary: SummaryCounts | null;
     /** How the delete pass ran (listRecords, previousExecutions, skipped, withheld, none); null without a summary. */
     deletes: string | null;
+    /** Why the run stopped asking Clari early (the weekly budget, or Clari refusing), from its `paused:` line. */
+    pause: RunPause | null;
 }
 
 function emptyPages(): PageTotals {
@@ -44,7 +46,7 @@ function addPage(totals: PageTotals, page: PageCounts): PageTotals {
 
 /** The figures of one run from its log lines, in the order they were written. */
 export function runFigures(lines: readonly { message: string }[]): RunFigures {
-    const figures: RunFigures = { kind: null, matched: null, pages: emptyPages(), summary: null, deletes: null };
+    const figures: RunFigures = { kind: null, matched: null, pages: emptyPages(), summary: null, deletes: null, pause: null };
     for (const { message } of lines) {
         const line = parseReportLine(message);
         if (line?.type === 'start') {
@@ -53,6 +55,8 @@ export function runFigures(lines: readonly { message: string }[]): RunFigures {
             figures.matched = (figures.matched ?? 0) + line.matched;
         } else if (line?.type === 'page') {
             figures.pages = addPage(figures.pages, line.counts);
+        } else if (line?.type === 'pause') {
+            figures.pause = line;
         } else if (line?.type === 'summary') {
             figures.kind = line.run;
             figures.summary = line.counts;
