@@ -47,6 +47,8 @@ const envSchema = z.object({
     CLARI_EMULATOR_PORT: port(3004),
     CLARI_EMULATOR_API_KEY: optionalString,
     CLARI_EMULATOR_API_PASSWORD: optionalString,
+    // Clari's weekly quota in the emulator npm start runs (unset: none), to watch the sync pause at its budget.
+    CLARI_EMULATOR_WEEKLY_QUOTA: z.preprocess(blankAsUndefined, z.coerce.number().int().min(0).optional()),
     NANGO_LOCAL_PORT: port(3003),
     NANGO_SECRET_KEY_DEV: z.preprocess(blankAsUndefined, z.string().default(DEFAULT_SECRET_KEY)),
     NANGO_LOCAL_DB: z.preprocess(blankAsUndefined, z.string().default(DEFAULT_STORE_DIR)),

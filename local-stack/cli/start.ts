@@ -51,7 +51,15 @@ runCommand('start', async () => {
             apiKey: env.CLARI_EMULATOR_API_KEY ?? DEFAULT_CREDENTIALS.apiKey,
             apiPassword: env.CLARI_EMULATOR_API_PASSWORD ?? DEFAULT_CREDENTIALS.apiPassword
         };
-        emulator = await startClariEmulator({ port: env.CLARI_EMULATOR_PORT, host: '127.0.0.1', ...credentials });
+        emulator = await startClariEmulator({
+            port: env.CLARI_EMULATOR_PORT,
+            host: '127.0.0.1',
+            ...credentials,
+            // A spent week answers 429 with a Retry-After to the next week, which the sync takes as a pause.
+            ...(env.CLARI_EMULATOR_WEEKLY_QUOTA === undefined
+                ? {}
+                : { weeklyQuota: env.CLARI_EMULATOR_WEEKLY_QUOTA, quota: { retryAfter: 'next-week' } })
+        });
         clari = { baseUrl: emulator.url, ...credentials };
         const dataset = emulator.state.describe();
         console.log(
