@@ -95,102 +95,57 @@ const NO_MEMORY: PlanMemory = { hasCheckpoints: false, backfill: null, changesLi
 export function planRun(runStartedAt: Date, lastSyncDate: Date | undefined, options: SyncOptions, memory: PlanMemory = NO_MEMORY): RunPlan {
     const backfill = { timeAfter: new Date(runStartedAt.getTime() - options.backfillDays * DAY_MS), timeBefore: runStartedAt };
     const reconcileEveryHours = options.reconcileEveryHours ?? derivedReconcileHours(memory.listingPages, options.weeklyRequestBudget);
-    const reconcileCadence = { hours: reconcileEveryHours, derived: options.reconcileEveryHours === undefined };
-    const agedOut = agedOutWindow(backfill, runStartedAt, lastSyncDate, reconcileEveryHours);
+    const shared = {
+        backfill,
+        agedOut: agedOutWindow(backfill, runStartedAt, lastSyncDate, reconcileEveryHours),
+        reconcileCadence: { hours: reconcileEveryHours, derived: options.reconcileEveryHours === undefined },
+        refreshAfter: null,
+        beginsBackfill: null,
+        beginsReconciliation: null
+    };
+    const startsNow = { until: runStartedAt, cursor: runStartedAt };
     const listedChangesUntil = memory.changesListedUntil ?? lastSyncDate;
     if (listedChangesUntil === undefined) {
         if (!memory.hasCheckpoints) {
-            return {
-                kind: 'initial',
-                windows: [backfill],
-                reconcile: true,
-                backfill,
-                agedOut,
-                refreshAfter: null,
-                beginsBackfill: null,
-                beginsReconciliation: null,
-                reconcileCadence
-            };
+            return { ...shared, kind: 'initial', windows: [backfill], reconcile: true };
         }
         // With checkpoints a first run may take weeks of budget: it is a backfill, newest first, and a run that
         // lists part of it deletes nothing.
-        return {
-            kind: 'initial',
-            windows: [{ ...backfill, role: 'backfill' }],
-            reconcile: false,
-            backfill,
-            agedOut,
-            refreshAfter: null,
-            beginsBackfill: { until: runStartedAt, cursor: runStartedAt },
-            beginsReconciliation: null,
-            reconcileCadence
-        };
+        return { ...shared, kind: 'initial', windows: [{ ...backfill, role: 'backfill' }], reconcile: false, beginsBackfill: startsNow };
     }
     const since = new Date(Math.max(listedChangesUntil.getTime() - MODIFIED_OVERLAP_MS, backfill.timeAfter.getTime()));
-    if (memory.backfill && memory.backfill.cursor.getTime() > backfill.timeAfter.getTime()) {
+    const stillToWalk = (progress: BackfillProgress | null): Date | null =>
+        progress && progress.cursor.getTime() > backfill.timeAfter.getTime() ? progress.cursor : null;
+    const backfillCursor = stillToWalk(memory.backfill);
+    if (backfillCursor) {
         // Changes first, so that what is stored stays current while the backfill waits for budget.
-        return {
-            kind: 'initial',
-            windows: [
-                ...changeWindows(backfill, since, runStartedAt, null),
-                { timeAfter: backfill.timeAfter, timeBefore: memory.backfill.cursor, role: 'backfill' }
-            ],
-            reconcile: false,
-            backfill,
-            agedOut,
-            refreshAfter: null,
-            beginsBackfill: null,
-            beginsReconciliation: null,
-            reconcileCadence
-        };
+        const rest: CallWindow = { timeAfter: backfill.timeAfter, timeBefore: backfillCursor, role: 'backfill' };
+        return { ...shared, kind: 'initial', windows: [...changeWindows(backfill, since, runStartedAt, null), rest], reconcile: false };
     }
     const lastRun = lastSyncDate ?? listedChangesUntil;
     const refreshAfter =
         options.refreshRecentDays > 0 && isFirstRunOfPeriod(runStartedAt, lastRun, REFRESH_EVERY_HOURS)
             ? new Date(Math.max(runStartedAt.getTime() - options.refreshRecentDays * DAY_MS, backfill.timeAfter.getTime()))
             : null;
-    if (memory.reconciliation && memory.reconciliation.cursor.getTime() > backfill.timeAfter.getTime()) {
+    const changes = changeWindows(backfill, since, runStartedAt, refreshAfter);
+    const reconcileCursor = stillToWalk(memory.reconciliation);
+    if (reconcileCursor) {
         // The rest of a reconciliation that was cut off: it still finds changes, but deletes nothing, since no one
         // run listed every call (the next reconciliation that does, deletes).
-        return {
-            kind: 'reconcile',
-            windows: [
-                ...changeWindows(backfill, since, runStartedAt, refreshAfter),
-                { timeAfter: backfill.timeAfter, timeBefore: memory.reconciliation.cursor, role: 'reconcile' }
-            ],
-            reconcile: false,
-            backfill,
-            agedOut,
-            refreshAfter,
-            beginsBackfill: null,
-            beginsReconciliation: null,
-            reconcileCadence
-        };
+        const rest: CallWindow = { timeAfter: backfill.timeAfter, timeBefore: reconcileCursor, role: 'reconcile' };
+        return { ...shared, kind: 'reconcile', windows: [...changes, rest], reconcile: false, refreshAfter };
     }
     if (isReconcileDue(runStartedAt, lastRun, reconcileEveryHours) && memory.postponeReconciliation !== true) {
         return {
+            ...shared,
             kind: 'reconcile',
             windows: [{ ...backfill, ...(memory.hasCheckpoints ? { role: 'reconcile' as const } : {}) }],
             reconcile: true,
-            backfill,
-            agedOut,
             refreshAfter,
-            beginsBackfill: null,
-            beginsReconciliation: memory.hasCheckpoints ? { until: runStartedAt, cursor: runStartedAt } : null,
-            reconcileCadence
+            beginsReconciliation: memory.hasCheckpoints ? startsNow : null
         };
     }
-    return {
-        kind: 'incremental',
-        windows: changeWindows(backfill, since, runStartedAt, refreshAfter),
-        reconcile: false,
-        backfill,
-        agedOut,
-        refreshAfter,
-        beginsBackfill: null,
-        beginsReconciliation: null,
-        reconcileCadence
-    };
+    return { ...shared, kind: 'incremental', windows: changes, reconcile: false, refreshAfter };
 }
 
 function changeWindows(backfill: CallWindow, since: Date, runStartedAt: Date, refreshAfter: Date | null): CallWindow[] {

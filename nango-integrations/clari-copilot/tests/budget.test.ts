@@ -182,6 +182,33 @@ describe('a workspace bigger than the weekly budget', () => {
     }
     const metadata = { weeklyRequestBudget: BUDGET, refreshRecentDays: 0, reconcileEveryHours: 720 };
 
+    /**
+     * Nango's runner past 80% of its execution: the `nth` saveCheckpoint whose value `counts` saves, then ends the
+     * run. `stop()` gives the next runs an unlimited execution again.
+     */
+    function interruptAtSave(
+        harness: ReturnType<typeof createHarness>,
+        nth: number,
+        counts: (saved: Record<string, unknown>) => boolean
+    ): { error: Error; stop: () => void } {
+        const nango = harness.nango as unknown as { saveCheckpoint: (value: object) => Promise<void> };
+        const realSave = nango.saveCheckpoint.bind(nango);
+        const error = new Error('interrupted at a checkpoint');
+        let saves = 0;
+        nango.saveCheckpoint = async (value) => {
+            await realSave(value);
+            if (counts(value as Record<string, unknown>) && ++saves === nth) {
+                throw error;
+            }
+        };
+        return {
+            error,
+            stop: () => {
+                nango.saveCheckpoint = realSave;
+            }
+        };
+    }
+
     async function runAt(harness: ReturnType<typeof createHarness>, at: Date, previousStart: Date | null): Promise<void> {
         harness.startNextRun();
         vi.setSystemTime(at);
@@ -282,25 +309,14 @@ describe('a workspace bigger than the weekly budget', () => {
             checkpoint: null,
             metadata: { ...metadata, weeklyRequestBudget: 50_000 }
         });
-        // Nango's runner past 80% of its execution: the next saveCheckpoint saves, then ends the run.
-        const save = harness.nango as unknown as { saveCheckpoint: (value: object) => Promise<void> };
-        const realSave = save.saveCheckpoint.bind(save);
-        let saves = 0;
-        const interruption = new Error('interrupted at a checkpoint');
-        save.saveCheckpoint = async (value) => {
-            await realSave(value);
-            const saved = value as Record<string, unknown>;
-            if (saved['backfillCursor'] !== saved['backfillUntil'] && ++saves === 3) {
-                throw interruption;
-            }
-        };
-        await expect(runAt(harness, T0, null)).rejects.toBe(interruption);
+        const interruption = interruptAtSave(harness, 3, (saved) => saved['backfillCursor'] !== saved['backfillUntil']);
+        await expect(runAt(harness, T0, null)).rejects.toBe(interruption.error);
         const storedBefore = harness.store.size;
         const cursor = String(harness.checkpoint()?.['backfillCursor']);
         expect(storedBefore).toBeGreaterThan(0);
 
         // Nango counts the interrupted run a success: lastSyncDate moves to its start, and the next run starts at once.
-        save.saveCheckpoint = realSave;
+        interruption.stop();
         await runAt(harness, new Date(T0.getTime() + 60_000), T0);
         const backfillLists = harness.clari.requests.filter(
             (request) =>
@@ -326,22 +342,16 @@ describe('a workspace bigger than the weekly budget', () => {
         const gone = [calls[10]?.id ?? '', calls[400]?.id ?? ''];
         gone.forEach((id) => harness.clari.calls.delete(id));
 
-        const save = harness.nango as unknown as { saveCheckpoint: (value: object) => Promise<void> };
-        const realSave = save.saveCheckpoint.bind(save);
-        let saves = 0;
-        const interruption = new Error('interrupted at a checkpoint');
-        save.saveCheckpoint = async (value) => {
-            await realSave(value);
-            const saved = value as Record<string, unknown>;
-            if (saved['reconcileCursor'] !== undefined && saved['reconcileCursor'] !== saved['reconcileUntil'] && ++saves === 2) {
-                throw interruption;
-            }
-        };
+        const interruption = interruptAtSave(
+            harness,
+            2,
+            (saved) => saved['reconcileCursor'] !== undefined && saved['reconcileCursor'] !== saved['reconcileUntil']
+        );
         const nextDay = new Date(T0.getTime() + 13 * HOUR_MS);
-        await expect(runAt(harness, nextDay, T0)).rejects.toBe(interruption);
+        await expect(runAt(harness, nextDay, T0)).rejects.toBe(interruption.error);
         expect(harness.checkpoint()?.['reconcileCursor']).toBeTypeOf('string');
 
-        save.saveCheckpoint = realSave;
+        interruption.stop();
         await runAt(harness, new Date(nextDay.getTime() + 60_000), nextDay);
         expect(harness.summary()).toMatchObject({ run: 'reconcile', deletes: 'none' });
         expect(harness.deletedIds).toEqual([]);
