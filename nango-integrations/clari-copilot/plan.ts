@@ -122,7 +122,9 @@ export function planRun(runStartedAt: Date, lastSyncDate: Date | undefined, opti
         const rest: CallWindow = { timeAfter: backfill.timeAfter, timeBefore: backfillCursor, role: 'backfill' };
         return { ...shared, kind: 'initial', windows: [...changeWindows(backfill, since, runStartedAt, null), rest], reconcile: false };
     }
-    const lastRun = lastSyncDate ?? listedChangesUntil;
+    // The periods of reconciliations and refreshes count from the sync's own record of its last run when it has one:
+    // Nango's lastSyncDate also moves after runs that were interrupted or paused.
+    const lastRun = memory.changesListedUntil ?? lastSyncDate ?? listedChangesUntil;
     const refreshAfter =
         options.refreshRecentDays > 0 && isFirstRunOfPeriod(runStartedAt, lastRun, REFRESH_EVERY_HOURS)
             ? new Date(Math.max(runStartedAt.getTime() - options.refreshRecentDays * DAY_MS, backfill.timeAfter.getTime()))

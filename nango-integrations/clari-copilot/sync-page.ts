@@ -18,9 +18,15 @@ import type { SyncMemory } from './sync-memory.js';
 /**
  * Details requests the daily refresh may spend in one run. Sized to Clari's budget: 400 a day is 2.8% of
  * its 100,000 requests a week, and covers the last 7 days of a workspace that records 20,000 calls a year;
- * a bigger one gets its newest calls refreshed, as far back as the cap reaches.
+ * a bigger one gets its newest calls refreshed, as far back as the cap reaches. A smaller weekly budget
+ * shrinks it in proportion (6% of the week, spread over its days), since the refresh lists as changes do.
  */
 export const REFRESH_REQUESTS_PER_RUN = 400;
+const REFRESH_BUDGET_SHARE = 0.06;
+
+export function refreshRequestsPerRun(weeklyRequestBudget: number): number {
+    return Math.min(REFRESH_REQUESTS_PER_RUN, Math.floor((REFRESH_BUDGET_SHARE * weeklyRequestBudget) / 7));
+}
 
 /** Everything one run's pages share. */
 export interface SyncRun {

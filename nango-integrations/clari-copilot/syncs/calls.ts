@@ -10,7 +10,7 @@ import { planRun, RECONCILE_BUDGET_SHARE, type CallWindow } from '../plan.js';
 import { formatPause, formatRunStart } from '../run-report.js';
 import { RunStats } from '../run-stats.js';
 import { SyncMemory } from '../sync-memory.js';
-import { REFRESH_REQUESTS_PER_RUN, syncPage, type SyncRun } from '../sync-page.js';
+import { refreshRequestsPerRun, syncPage, type SyncRun } from '../sync-page.js';
 
 /** Two pages overlap: the next page's details start while the previous one finishes and saves. */
 const PAGES_IN_PROGRESS = 2;
@@ -92,7 +92,7 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
         memory,
         deletes: plan.reconcile ? VanishedCallsPass.for(nango) : null,
         fetchedIds: new Set(),
-        refreshRequestsLeft: REFRESH_REQUESTS_PER_RUN,
+        refreshRequestsLeft: refreshRequestsPerRun(options.weeklyRequestBudget),
         pause: null
     };
     await nango.log(formatRunStart({ run: plan.kind, windows: plan.windows }));
