@@ -16,7 +16,8 @@ import { E2EStack, type SyncTarget } from '../local-stack/e2e/stack.js';
  *
  * Reported: simulated weeks to a complete backfill; the largest week's spend over the budget (target <= 1.00);
  * the requests until the newest 1,000 calls are served, and what that is at Clari's 10 req/s; the steady-state
- * weekly spend once the backfill is done, against 5% of the budget plus the changed calls; and wasted details
+ * weekly spend once the backfill is done (two weeks after one to settle), against 5% of the budget plus the
+ * changed calls; and wasted details
  * (fetched during the backfill, but not saved).
  */
 
@@ -114,16 +115,23 @@ async function main(): Promise<void> {
         }
         const backfillWeeks = week;
 
-        // A steady week after the backfill: one run a day, 1% of the calls changed over the week.
-        const steadyWeek = week + 1;
+        // Steady weeks after the backfill: one run a day, 1% of the calls changed a week. The first week still settles
+        // (the reconciliation cadence is derived from the first whole listing), so the figure is the next two weeks'.
         const changed = Math.round(calls / 100);
+        const steadyWeeks: number[] = [];
         const steady: DayRun[] = [];
-        for (let steadyDay = 0; steadyDay < 7; steadyDay++) {
-            await setDay(steadyWeek, steadyDay);
-            await target.control.mutate({ modify: Math.round(changed / 7) });
-            steady.push(await runDay(steadyWeek, steadyDay));
+        for (let steadyWeek = week + 1; steadyWeek <= week + 3; steadyWeek++) {
+            let spent = 0;
+            for (let steadyDay = 0; steadyDay < 7; steadyDay++) {
+                await setDay(steadyWeek, steadyDay);
+                await target.control.mutate({ modify: Math.round(changed / 7) });
+                const run = await runDay(steadyWeek, steadyDay);
+                steady.push(run);
+                spent += run.requests;
+            }
+            steadyWeeks.push(spent);
         }
-        const steadySpend = steady.reduce((sum, run) => sum + run.requests, 0);
+        const steadySpend = Math.round(((steadyWeeks[1] ?? 0) + (steadyWeeks[2] ?? 0)) / 2);
         const quota = await target.control.quota();
         const largestWeek = Math.max(...quota.weeks.map((counted) => counted.used));
         const stored = await stack.store.records.countLiveRecords(target.connectionId, CALL_MODEL);
@@ -140,6 +148,7 @@ async function main(): Promise<void> {
             requestsToNewestThousand,
             secondsToNewestThousandAtClariRate: requestsToNewestThousand === null ? null : requestsToNewestThousand / CLARI_RATE,
             steadyWeeklySpend: steadySpend,
+            steadyWeeks,
             steadyTarget: Math.round(0.05 * budget) + changed,
             wastedDetails: wasted,
             runs,
@@ -150,7 +159,8 @@ async function main(): Promise<void> {
             `${results.largestWeekOverBudget <= 1 ? 'PASS' : 'FAIL'}  largest week's spend ${largestWeek} = ${results.largestWeekOverBudget.toFixed(3)}x the budget (target <= 1.00)`,
             `info  backfill complete after ${backfillWeeks} simulated week(s); ${stored} calls stored`,
             `info  newest 1,000 calls served after ${requestsToNewestThousand ?? '?'} requests (${results.secondsToNewestThousandAtClariRate?.toFixed(0) ?? '?'} s at Clari's 10 req/s)`,
-            `${steadySpend <= results.steadyTarget ? 'PASS' : 'FAIL'}  steady-state week: ${steadySpend} requests (target <= 5% of the budget + ${changed} changed calls = ${results.steadyTarget})`,
+            `${steadySpend <= results.steadyTarget ? 'PASS' : 'FAIL'}  steady-state week: ${steadySpend} requests, the mean of ${steadyWeeks.slice(1).join(' and ')} ` +
+                `(target <= 5% of the budget + ${changed} changed calls = ${results.steadyTarget}; the first steady week, which settles, cost ${steadyWeeks[0] ?? 0})`,
             `${wasted === 0 ? 'PASS' : 'FAIL'}  wasted details (fetched during the backfill but not saved): ${wasted}`
         ];
         console.log(`\n${lines.join('\n')}`);
