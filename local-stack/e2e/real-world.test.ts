@@ -5,7 +5,7 @@ import { callTimeMs, type TruthCall } from './emulator-client.js';
 import { expectRecordsEqualTruth, expectedRecords, isInWindow } from './oracle.js';
 import { summaryOf } from './run-logs.js';
 import { ids, listServed, listStored, pruneEverything, sortedIds } from './served-records.js';
-import { ALWAYS_RECONCILE, E2EStack, RARE_RECONCILE, SECRET_KEY, type SyncTarget } from './stack.js';
+import { ALWAYS_RECONCILE, E2EStack, RARE_RECONCILE, SECRET_KEY, type RunOutcome, type SyncTarget } from './stack.js';
 
 /**
  * The sync against an emulated Clari that behaves as the real one does on a bad day (issue 13): a call
@@ -157,8 +157,17 @@ describe('a list that moves while it is paged', () => {
 });
 
 describe('content that changes without last_modified_time', () => {
-    /** 23:00 UTC the day before today: the next run is the first of a new UTC day. */
-    const lateYesterday = (): Date => new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS - 60 * MINUTE_MS);
+    /** Runs the sync at 00:30 UTC tomorrow on its own clock and Clari's: the first run of a new UTC day. */
+    async function runTomorrow(target: SyncTarget, metadata: Record<string, unknown>): Promise<RunOutcome> {
+        const offset = (Math.floor(Date.now() / DAY_MS) + 1) * DAY_MS + 30 * MINUTE_MS - Date.now();
+        stack.setSyncClockOffset(offset);
+        await target.control.setClockOffset(offset);
+        try {
+            return await stack.run(target, metadata);
+        } finally {
+            stack.setSyncClockOffset(0);
+        }
+    }
 
     it('is picked up by the first run of the next day, and nothing unchanged is published', async () => {
         const target = await stack.connect(await stack.emulator({ calls: 200, months: 3, seed: 151 }));
@@ -176,7 +185,7 @@ describe('content that changes without last_modified_time', () => {
         const sameDay = await stack.run(target, refreshing);
         expect(sameDay.requests.byEndpoint['call-details']).toBe(0);
 
-        const nextDay = await stack.runSince(target, lateYesterday(), refreshing);
+        const nextDay = await runTomorrow(target, refreshing);
         const counts = summaryOf(nextDay.logs).counts;
         expect(counts.refreshed).toBeGreaterThanOrEqual(recent.length);
         expect(counts.saved).toBe(silently.length);
@@ -188,7 +197,7 @@ describe('content that changes without last_modified_time', () => {
     it('is off with refreshRecentDays 0', async () => {
         const target = await stack.connect(await stack.emulator({ calls: 60, months: 1, seed: 157 }));
         await stack.run(target, RARE_RECONCILE);
-        const nextDay = await stack.runSince(target, lateYesterday(), RARE_RECONCILE);
+        const nextDay = await runTomorrow(target, RARE_RECONCILE);
         expect(summaryOf(nextDay.logs).counts.refreshed).toBe(0);
         expect(nextDay.requests.byEndpoint['call-details']).toBe(0);
     });

@@ -152,20 +152,15 @@ export class E2EStack {
     private async record(
         target: SyncTarget,
         metadata: Record<string, unknown>,
-        proxy: ClariProxy,
-        lastSyncDate?: Date
+        proxy: ClariProxy
     ): Promise<{ outcome: { ok: true; result: RunSyncResult } | { ok: false; error: unknown }; recording: RunRecording }> {
         await target.control.resetStats();
         const events: RunnerEvent[] = [];
         const started = performance.now();
         let outcome: { ok: true; result: RunSyncResult } | { ok: false; error: unknown };
         try {
-            const persist = storePersist(this.store);
             const result = await runSync({
-                persist:
-                    lastSyncDate === undefined
-                        ? persist
-                        : { ...persist, startRun: async (...args) => ({ ...(await persist.startRun(...args)), lastSyncDate }) },
+                persist: storePersist(this.store),
                 connectionId: target.connectionId,
                 metadata,
                 proxy,
@@ -196,21 +191,6 @@ export class E2EStack {
             throw new Error('the sync logged no run report start line');
         }
         return { ...recording, result: outcome.result, plan };
-    }
-
-    /**
-     * Runs the sync once as if the last successful run had started at `lastSyncDate` (what `nango dryrun
-     * --lastSyncDate` does), for runs that depend on the day: the sync runs in a sandbox on the real clock.
-     */
-    async runSince(target: SyncTarget, lastSyncDate: Date, metadata: Record<string, unknown> = FAST_METADATA): Promise<RunOutcome> {
-        const { outcome, recording } = await this.record(target, metadata, target.proxy, lastSyncDate);
-        if (!outcome.ok) {
-            throw new Error(`the sync run failed: ${String(outcome.error)}`, { cause: outcome.error });
-        }
-        if (!recording.plan) {
-            throw new Error('the sync logged no run report start line');
-        }
-        return { ...recording, result: outcome.result, plan: recording.plan };
     }
 
     /**
