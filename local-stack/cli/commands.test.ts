@@ -398,7 +398,7 @@ describe('configuration errors', () => {
         }
     }, 60_000);
 
-    it('reports a port in use in one line', async () => {
+    it('reports a port in use in one line, exit 2', async () => {
         const store = await openStore({ dir: tempDir('busy-') });
         const busy = await startNangoServer({ store, secretKey: SECRET, port: 0 });
         try {
@@ -408,7 +408,8 @@ describe('configuration errors', () => {
                 ['run', 'serve'],
                 cleanEnv({ NANGO_LOCAL_PORT: port, NANGO_LOCAL_DB: tempDir('serve-') })
             );
-            expect(result.code).toBe(1);
+            // A port another process holds is the user's to fix, as docs/local-stack.md says: exit 2.
+            expect(result.code).toBe(2);
             const lines = ownLines(result.stderr);
             expect(lines).toHaveLength(1);
             expect(lines[0]).toMatch(/port is in use/);

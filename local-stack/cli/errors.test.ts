@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClariAuthError } from '../../nango-integrations/clari-copilot/clari-client.js';
 import { parseSyncOptions } from '../../nango-integrations/clari-copilot/options.js';
+import { StoreInUseError } from '../nango-server/index.js';
 import { ConfigError, parseSyncFlags } from './config.js';
 import { describeFailure, exitCodeFor } from './errors.js';
 
@@ -19,6 +20,13 @@ describe('exit codes', () => {
     it('is 2 for an invalid metadata value, wherever the sync met it, as for any configuration error', () => {
         expect(exitCodeFor(thrownBy(() => parseSyncOptions({ backfillDays: 0 })))).toBe(2);
         expect(exitCodeFor(new ConfigError('CLARI_BASE_URL is not a URL'))).toBe(2);
+    });
+
+    it('is 2 for a port or a store another process holds, as docs/local-stack.md says', () => {
+        expect(
+            exitCodeFor(Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:3004'), { code: 'EADDRINUSE' }))
+        ).toBe(2);
+        expect(exitCodeFor(new StoreInUseError('/tmp/store', 1234))).toBe(2);
     });
 
     it('is 1 when the run itself fails', () => {

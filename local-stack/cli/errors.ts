@@ -25,9 +25,21 @@ function isSyncError<T extends ClariAuthError | InvalidSyncOptionsError>(error: 
     return error instanceof Error && error.name === name;
 }
 
-/** 2 for what the user fixes in their configuration (metadata included, wherever it came from), else 1. */
+/**
+ * 2 for what the user fixes in their setup (configuration, metadata wherever it came from, a port or store another
+ * process holds), else 1.
+ */
 export function exitCodeFor(error: unknown): 1 | 2 {
-    return error instanceof ConfigError || isSyncError<InvalidSyncOptionsError>(error, 'InvalidSyncOptionsError') ? 2 : 1;
+    return error instanceof ConfigError ||
+        error instanceof StoreInUseError ||
+        errorCode(error) === 'EADDRINUSE' ||
+        isSyncError<InvalidSyncOptionsError>(error, 'InvalidSyncOptionsError')
+        ? 2
+        : 1;
+}
+
+function errorCode(error: unknown): string {
+    return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
 }
 
 export function describeFailure(error: unknown): string {
@@ -38,8 +50,7 @@ export function describeFailure(error: unknown): string {
         // The sync's message speaks of a Nango connection; locally the pair comes from these two variables.
         return `${error.message} Locally, they are CLARI_API_KEY and CLARI_API_PASSWORD (in the environment or .env).`;
     }
-    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-    if (code === 'EADDRINUSE' && error instanceof Error) {
+    if (errorCode(error) === 'EADDRINUSE' && error instanceof Error) {
         return `${error.message.replace(/^listen /, '')}: the port is in use; stop whatever holds it or choose another port (NANGO_LOCAL_PORT, CLARI_EMULATOR_PORT)`;
     }
     return error instanceof Error ? error.message : String(error);

@@ -26,6 +26,7 @@ export class SyncProgress {
     private throttled = 0;
     /** Set once the sync paused for the weekly budget: the bar then says so instead of an ETA that never comes. */
     private pausedUntil: Date | null = null;
+    private stopped = false;
     summaryLine: string | null = null;
     errorLine: string | null = null;
 
@@ -70,6 +71,10 @@ export class SyncProgress {
     };
 
     stop(): void {
+        if (this.stopped) {
+            return;
+        }
+        this.stopped = true;
         this.refresh();
         if (this.stream.isTTY === true) {
             // MultiBar.stop() discards whatever log() buffered since the last redraw; a redraw writes it out first.
@@ -110,6 +115,10 @@ export class SyncProgress {
     }
 
     private refresh(): void {
+        if (this.stopped) {
+            // Events still arrive after a Ctrl-C stopped the bar; drawing it again would take the cursor back.
+            return;
+        }
         const total = Math.max(this.matched, this.listed, 1);
         this.bar.setTotal(total);
         this.bar.update(this.listed, this.payload());

@@ -13,6 +13,7 @@ import {
 } from './config.js';
 import { deployedSyncRunner } from '../runner/deployed-runner.js';
 import { handOverLine } from '../runner/run-chain.js';
+import { refuseIfAlreadyRunning } from './already-running.js';
 import { describeFailure, runCommand } from './errors.js';
 import { queryHints } from './hints.js';
 import { registerConnection } from './session.js';
@@ -26,6 +27,7 @@ runCommand('serve', async () => {
         throw new ConfigError(`${error instanceof Error ? error.message : String(error)} (npm run serve takes no flags; see .env.example)`);
     }
     const env = readEnv();
+    await refuseIfAlreadyRunning(env.NANGO_LOCAL_PORT);
     const clari = realClariTarget(env);
     const store = await openStore({ dir: env.NANGO_LOCAL_DB });
     try {

@@ -1,7 +1,7 @@
 import { dashboard } from '../dashboard/index.js';
 import { DEFAULT_CREDENTIALS, startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
-import { openStore, startNangoServer } from '../nango-server/index.js';
-import type { SyncJob } from '../nango-server/scheduler.js';
+import { openStore, startNangoServer, type LocalStore } from '../nango-server/index.js';
+import { parseRuns, type RunJob, type RunJobResult, type SyncJob } from '../nango-server/scheduler.js';
 import { deployedSyncRunner, type RunObserver } from '../runner/deployed-runner.js';
 import { handOverLine } from '../runner/run-chain.js';
 import {
@@ -17,6 +17,7 @@ import {
 } from './config.js';
 import { deployWithCli } from './deploy.js';
 import { describeFailure, runCommand } from './errors.js';
+import { refuseIfAlreadyRunning } from './already-running.js';
 import { queryHints } from './hints.js';
 import { SyncProgress } from './progress.js';
 import { startAppBeside } from './reference-app.js';
@@ -33,6 +34,9 @@ CLI (nango deploy), and lets it run the deployed calls sync now and then on its 
 /** How long Ctrl-C waits for a run in progress before the store closes under it (the run is then recorded as failed). */
 const STOP_GRACE_MS = 5_000;
 
+/** The progress bar of the run on screen, if any: Ctrl-C must put the terminal back before it says anything. */
+let onScreen: SyncProgress | null = null;
+
 runCommand('start', async () => {
     loadDotEnv();
     const flags = parseSyncFlags(process.argv.slice(2), USAGE);
@@ -41,6 +45,16 @@ runCommand('start', async () => {
     }
     const { metadata } = flags;
     const env = readEnv();
+    // Before anything listens: a second `npm start` would otherwise fail on whichever port it reaches first.
+    await refuseIfAlreadyRunning(env.NANGO_LOCAL_PORT);
+    // Listening from the start, so a Ctrl-C during the first run stops everything as cleanly as one later.
+    // Set from a signal handler, which flow analysis does not see.
+    let stopping = false as boolean;
+    const interrupted = untilInterrupted(() => {
+        stopping = true;
+        onScreen?.stop();
+        onScreen = null;
+    });
 
     let emulator: RunningClariEmulator | null = null;
     let clari: ClariTarget | null = realClariTarget(env);
@@ -71,6 +85,12 @@ runCommand('start', async () => {
     const firstRun = new Promise<void>((resolve) => {
         firstRunEnded = resolve;
     });
+    // A store from an earlier `npm start` may have a deployed sync that the scheduler would run before this
+    // start's deploy has even printed; its runs wait for the deploy and then run what it deployed.
+    let deployDone = (): void => undefined;
+    const deployed = new Promise<void>((resolve) => {
+        deployDone = resolve;
+    });
     const beside = await startAppBeside(env);
     const store = await openStore({ dir: env.NANGO_LOCAL_DB });
     const server = await startNangoServer({
@@ -82,12 +102,16 @@ runCommand('start', async () => {
         autoPrune: autoPruneFromEnv(env),
         addOns: [dashboard],
         webhooks: beside.webhooks,
-        runJob: deployedSyncRunner({
+        runJob: afterDeploy(
+            deployed,
             store,
-            clariBaseUrl: clari.baseUrl,
-            timeoutMs: runTimeoutMs(env),
-            observe: (job) => showRun(job, firstRunEnded)
-        }),
+            deployedSyncRunner({
+                store,
+                clariBaseUrl: clari.baseUrl,
+                timeoutMs: runTimeoutMs(env),
+                observe: (job) => showRun(job, firstRunEnded)
+            })
+        ),
         onJobError: (job, error) => {
             if (job === null) {
                 console.error(`scheduler: ${describeFailure(error)}`);
@@ -109,11 +133,24 @@ runCommand('start', async () => {
         console.log('Deploying nango-integrations/ to it: nango deploy dev --auto-confirm (the pinned CLI compiles it first)...');
         const deployment = await deployWithCli({ serverUrl: server.url, secretKey: env.NANGO_SECRET_KEY_DEV });
         const flow = await store.deployments.getDeployedFlow(PROVIDER_CONFIG_KEY, SYNC_NAME);
+        const lastStart = await store.runs.lastSuccessfulRunStart(env.NANGO_CONNECTION_ID, SYNC_NAME);
+        // The scheduler's own rule: due at once if the sync never succeeded, else one interval after its last start.
+        const nextAt = lastStart && flow?.runs ? new Date(lastStart.getTime() + parseRuns(flow.runs)) : null;
+        const dueNow = nextAt === null || nextAt.getTime() <= Date.now();
         console.log(
-            `Deployed ${deployment.deployed.join(', ')}. The local Nango runs ${SYNC_NAME} now, then ${flow?.runs ?? 'on its schedule'}.\n`
+            dueNow
+                ? `Deployed ${deployment.deployed.join(', ')}. The local Nango runs ${SYNC_NAME} now, then ${flow?.runs ?? 'on its schedule'}.\n`
+                : `Deployed ${deployment.deployed.join(', ')}. The store keeps what earlier runs synced; no run is due now: the last ` +
+                      `started ${localTime(lastStart)}, the next starts ${localTime(nextAt)} (${flow?.runs ?? 'on its schedule'}). ` +
+                      `Run now on the dashboard, or \`npm run sync\`, runs one sooner.`
         );
-        await firstRun;
-        await beside.showFirstPull();
+        deployDone();
+        if (dueNow) {
+            await Promise.race([firstRun, interrupted]);
+            if (!stopping) {
+                await Promise.race([beside.showFirstPull(), interrupted]);
+            }
+        }
     } catch (error) {
         await server.close();
         await store.close();
@@ -122,20 +159,62 @@ runCommand('start', async () => {
         throw error;
     }
 
+    if (stopping) {
+        await stopAll();
+        return;
+    }
     console.log(`\n${queryHints(server.url, env.NANGO_CONNECTION_ID, env.NANGO_SECRET_KEY_DEV)}`);
     console.log('\nServing. Another terminal can run `npm run sync` against this local Nango. Ctrl-C to stop.');
 
-    await untilInterrupted();
-    // A run cut short here is recorded as failed, so lastSyncDate stays where it was.
-    await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS))]);
-    await beside.app.close();
-    await emulator?.close();
-    await store.close();
+    await interrupted;
+    await stopAll();
+
+    async function stopAll(): Promise<void> {
+        // A run cut short here is recorded as failed, so lastSyncDate stays where it was.
+        let grace: NodeJS.Timeout | undefined;
+        await Promise.race([
+            server.close(),
+            new Promise((resolve) => {
+                grace = setTimeout(resolve, STOP_GRACE_MS);
+            })
+        ]);
+        // A pending grace timer would keep the process alive for its full 5 s after everything has closed.
+        clearTimeout(grace);
+        await beside.app.close();
+        await emulator?.close();
+        await store.close();
+    }
 });
+
+/** Holds each run until this start's deploy is done, then runs the flow it deployed rather than the one stored before. */
+function afterDeploy(deployed: Promise<void>, store: LocalStore, run: RunJob): RunJob {
+    return async (job): Promise<RunJobResult> => {
+        await deployed;
+        const flow = await store.deployments.getDeployedFlow(job.flow.providerConfigKey, job.flow.name);
+        // The deployed runner always answers a result; RunJob's void is for other runners.
+        return (await run(flow ? { ...job, flow } : job)) as RunJobResult;
+    };
+}
+
+/** A time as a person reads it, with its zone, beside the ISO form that logs and the dashboard use. */
+function localTime(date: Date | null | undefined): string {
+    if (!date) {
+        return 'at an unknown time';
+    }
+    return `at ${date.toLocaleString('en-GB', {
+        day: 'numeric',
+        month: 'short',
+        year: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+        timeZoneName: 'short'
+    })}`;
+}
 
 /** A progress display for each scheduled run; `onFirstEnd` learns when the first one has ended, well or not. */
 function showRun(job: SyncJob, onFirstEnd: () => void): RunObserver {
     const progress = new SyncProgress();
+    onScreen = progress;
     console.log(
         `Running ${job.flow.name}@${job.flow.version} for connection ${job.connectionId}${job.mode === 'full_refresh' ? ' (full refresh)' : ''}...`
     );
@@ -143,6 +222,7 @@ function showRun(job: SyncJob, onFirstEnd: () => void): RunObserver {
         onEvent: progress.onEvent,
         finished: (outcome) => {
             progress.stop();
+            onScreen = null;
             if (progress.summaryLine) {
                 console.log(progress.summaryLine);
             }
