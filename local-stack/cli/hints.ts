@@ -12,11 +12,15 @@ export function queryHints(url: string, connectionId: string, secretKey: string)
         `  curl -s -H "Authorization: Bearer ${secret}" -H "Connection-Id: ${connectionId}" -H "Provider-Config-Key: ${PROVIDER_CONFIG_KEY}" \\`,
         `    "${url}/v1/calls?limit=2"`,
         '',
-        '  // @nangohq/node',
+        '  // @nangohq/node: save as list-calls.mjs in this repository (it has the package), then run node list-calls.mjs',
+        "  import { Nango } from '@nangohq/node';",
         `  const nango = new Nango({ secretKey: '${secret === DEFAULT_SECRET_KEY ? secret : '<NANGO_SECRET_KEY_DEV>'}', host: '${url}' });`,
         `  const { records, next_cursor } = await nango.listRecords({ providerConfigKey: '${PROVIDER_CONFIG_KEY}', connectionId: '${connectionId}', model: '${CALL_MODEL}', limit: 100 });`,
+        '  console.log(`${records.length} calls, the first: ${records[0]?.title}; next_cursor: ${next_cursor}`);',
         '',
-        '  # the real nango CLI, dry-running the sync against this stand-in',
-        `  cd nango-integrations && NANGO_HOSTPORT=${url} NANGO_SECRET_KEY_DEV=${secret} NANGO_CLI_UPGRADE_MODE=ignore npx nango dryrun calls ${connectionId} -e dev --auto-confirm`
+        // The whole backfill would print every record with its transcript: tens of megabytes. A day of calls, and
+        // only the run's own lines and its counts, is what a person can read; dropping the two parts shows it all.
+        "  # the real nango CLI dry-running the last day's calls against this stand-in (saves nothing); awk keeps the run's log and its counts",
+        `  cd nango-integrations && NANGO_HOSTPORT=${url} NANGO_SECRET_KEY_DEV=${secret} NANGO_CLI_UPGRADE_MODE=ignore npx nango dryrun calls ${connectionId} -e dev --auto-confirm --metadata '{"backfillDays":1}' | awk '/^Executing/{on=1} /^The following log messages/{on=0} on'`
     ].join('\n');
 }
