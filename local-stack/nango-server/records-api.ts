@@ -8,10 +8,23 @@ import { InvalidCursorError, MAX_LIMIT } from './records.js';
 
 const LOOKBACK_MS = 365 * 24 * 60 * 60 * 1000;
 
+/** A day ago to the second, as a value the parameter accepts: an example that works when pasted. */
+function aDayAgo(): string {
+    return `${new Date(Date.now() - 86_400_000).toISOString().slice(0, 19)}Z`;
+}
+
+// Each check stops the next (abort): a word such as `yesterday` gets one error saying what is accepted, not also
+// a misleading one about the 12 months.
 const withinLookback = z.iso
-    .datetime({ offset: true })
-    .refine(isPgTimestamp, { message: 'must be a valid date and time with a UTC offset within ±15:59' })
-    .refine((value) => Date.parse(value) >= Date.now() - LOOKBACK_MS, { message: 'must be within the last 12 months' });
+    .datetime({
+        offset: true,
+        abort: true,
+        error: () => `must be an ISO 8601 date and time with a UTC offset, such as ${aDayAgo()} (a day ago) or 2026-06-01T09:00:00+02:00`
+    })
+    .refine(isPgTimestamp, { message: 'must be a valid date and time with a UTC offset within ±15:59', abort: true })
+    .refine((value) => Date.parse(value) >= Date.now() - LOOKBACK_MS, {
+        error: () => `must be within the last 12 months, such as ${aDayAgo()}; leave it out to read every record`
+    });
 
 const externalId = pgText().min(1).max(256);
 
@@ -154,6 +167,16 @@ export function registerRecordsApi(app: FastifyInstance, options: RecordsApiOpti
             throw err;
         }
     });
+
+    // nango.yaml declares the endpoint as GET /calls, so that is the path a newcomer tries first; Nango serves it
+    // only under /v1, and a 404 that says so saves a search.
+    for (const [path, model] of Object.entries(options.syncEndpoints)) {
+        app.get(path, async (_request, reply) =>
+            sendError(reply, 404, 'not_found', {
+                message: `No route GET ${path}. As on Nango, the sync's endpoint GET ${path} (nango.yaml) is served at GET /v1${path}; GET /records?model=${model} serves the same records.`
+            })
+        );
+    }
 
     // A sync's declared endpoint (GET /calls) is served by Nango as GET /v1/calls.
     app.get('/v1/*', async (request, reply) => {
