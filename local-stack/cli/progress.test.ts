@@ -98,7 +98,7 @@ describe('SyncProgress', () => {
         expect(text).not.toContain(formatWindow(3));
         expect(text).not.toContain('page: ');
         expect(text).not.toContain(SUMMARY);
-        expect(text).toContain('listed 3/3');
+        expect(text).toContain('done 3/3 | listed 3');
         expect(text).toContain('retries 5');
         expect(progress.summaryLine).toBe(SUMMARY);
     });
@@ -119,4 +119,79 @@ describe('SyncProgress', () => {
         expect(text).toContain('ETA paused by the weekly budget until 2026-06-21T00:00:00.000Z');
         expect(text).not.toContain('paused: reason=');
     });
+
+    describe('figures', () => {
+        const page = (listed: number): RunnerEvent =>
+            log('info', formatPage({ listed, unchanged: 0, pruned: 0, fetched: listed, saved: listed, invalid: 0, gone: 0 }));
+        const detail: RunnerEvent = { type: 'request', method: 'GET', endpoint: '/call-details', attempt: 1, status: 200, durationMs: 1 };
+        const RESUMED_START = formatRunStart({
+            run: 'incremental',
+            windows: [
+                { timeAfter: new Date('2026-05-31T12:00:00.000Z'), timeBefore: new Date('2026-06-01T12:00:00.000Z') },
+                { timeAfter: new Date('2025-06-01T12:00:00.000Z'), timeBefore: new Date('2026-02-01T00:00:00.000Z'), role: 'backfill' }
+            ]
+        });
+
+        function resumedRun(): { progress: SyncProgress; advance: (ms: number) => void } {
+            let now = 1_000_000;
+            const progress = new SyncProgress(capture(false).stream, () => now);
+            return {
+                progress,
+                advance: (ms) => {
+                    now += ms;
+                }
+            };
+        }
+
+        it('moves while the details of a page are fetched, before the page line', () => {
+            const { progress } = resumedRun();
+            [log('info', START), log('info', formatWindow(100)), detail, detail, detail].forEach(progress.onEvent);
+            expect(progress.figures()).toMatchObject({ done: 3, total: 100 });
+            progress.onEvent(page(100));
+            expect(progress.figures()).toMatchObject({ done: 100, total: 100 });
+            progress.stop();
+        });
+
+        it("on a resumed run, gives no ETA until the backfill window is sized, then one from this execution's pace", () => {
+            const { progress, advance } = resumedRun();
+            // The changes window first: small and quick. An ETA from it alone would promise the end in seconds.
+            [log('info', RESUMED_START), log('info', formatWindow(10))].forEach(progress.onEvent);
+            for (let i = 0; i < 10; i++) {
+                advance(100);
+                progress.onEvent(detail);
+            }
+            progress.onEvent(page(10));
+            advance(1_000);
+            expect(progress.figures()).toMatchObject({ done: 10, total: 10, eta: '…' });
+
+            // The rest of the backfill: 1,000 calls, done at a steady 10 a second.
+            progress.onEvent(log('info', formatWindow(1_000)));
+            const etas: number[] = [];
+            for (let second = 0; second < 30; second++) {
+                for (let i = 0; i < 10; i++) {
+                    advance(100);
+                    progress.onEvent(detail);
+                }
+                if (second % 10 === 9) {
+                    progress.onEvent(page(100));
+                }
+                etas.push(seconds(progress.figures().eta));
+            }
+            const last = progress.figures();
+            expect(last).toMatchObject({ done: 310, total: 1_010 });
+            // 700 calls left at 10 a second.
+            expect(Math.abs((etas.at(-1) ?? 0) - 70)).toBeLessThanOrEqual(10);
+            for (let i = 5; i < etas.length; i++) {
+                // A steady pace gives an ETA that only counts down; it never jumps up between redraws.
+                expect(etas[i], etas.join(' ')).toBeLessThanOrEqual((etas[i - 1] ?? 0) + 1);
+            }
+            progress.stop();
+        });
+    });
 });
+
+/** An ETA as the bar prints it (…, 45s, 1m10s) in seconds; NaN while unknown. */
+function seconds(eta: string): number {
+    const match = /^(?:(\d+)m)?(\d+)s$/.exec(eta);
+    return match ? Number(match[1] ?? 0) * 60 + Number(match[2]) : Number.NaN;
+}

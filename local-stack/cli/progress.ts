@@ -3,6 +3,9 @@ import { parseReportLine } from '../../nango-integrations/clari-copilot/run-repo
 import type { RunnerEvent } from '../runner/run-sync.js';
 
 const RATE_WINDOW_MS = 5_000;
+/** The ETA's pace is sampled at most this often and smoothed, so that one slow page does not swing it by a minute. */
+const PACE_SAMPLE_MS = 1_000;
+const PACE_SMOOTHING = 0.2;
 
 type OutputStream = NodeJS.WritableStream & { isTTY?: boolean };
 
@@ -17,10 +20,18 @@ export class SyncProgress {
     private readonly bars: cliProgress.MultiBar;
     private readonly bar: cliProgress.SingleBar;
     private readonly requestTimes: number[] = [];
-    private readonly startedAt = Date.now();
+    private readonly now: () => number;
     private matched = 0;
     private listed = 0;
     private fetched = 0;
+    /** Details fetched since the last finished page: done work the page line has not counted yet. */
+    private fetchedInPage = 0;
+    /** Windows the start line announced, and how many have said their size: until all have, the total is partial. */
+    private windowsAnnounced = 0;
+    private windowsSized = 0;
+    private paceSample: { at: number; done: number } | null = null;
+    /** Calls done per millisecond, smoothed; null until a second sample. */
+    private pace: number | null = null;
     private saved = 0;
     private retries = 0;
     private throttled = 0;
@@ -30,12 +41,13 @@ export class SyncProgress {
     summaryLine: string | null = null;
     errorLine: string | null = null;
 
-    constructor(stream: OutputStream = process.stdout) {
+    constructor(stream: OutputStream = process.stdout, now: () => number = Date.now) {
         this.stream = stream;
+        this.now = now;
         this.bars = new cliProgress.MultiBar(
             {
                 stream,
-                format: ' calls {bar} {percentage}% | listed {listed}/{matched} | fetched {fetched} | saved {saved} | {rps} req/s | retries {retries} | 429s {throttled} | ETA {remaining}',
+                format: ' calls {bar} {percentage}% | done {done}/{total} | listed {listed} | fetched {fetched} | saved {saved} | {rps} req/s | retries {retries} | 429s {throttled} | ETA {remaining}',
                 hideCursor: true,
                 clearOnComplete: false,
                 noTTYOutput: true,
@@ -50,9 +62,10 @@ export class SyncProgress {
     readonly onEvent = (event: RunnerEvent): void => {
         switch (event.type) {
             case 'request':
-                this.requestTimes.push(Date.now());
+                this.requestTimes.push(this.now());
                 if (event.endpoint.startsWith('/call-details') && event.status === 200) {
                     this.fetched++;
+                    this.fetchedInPage++;
                 }
                 if (event.status === 429) {
                     this.throttled++;
@@ -85,10 +98,15 @@ export class SyncProgress {
 
     private onLog(level: string, message: string): void {
         const report = parseReportLine(message);
-        if (report?.type === 'window') {
+        if (report?.type === 'start') {
+            this.windowsAnnounced = report.windows.length;
+            this.print(message);
+        } else if (report?.type === 'window') {
             this.matched += report.matched;
+            this.windowsSized++;
         } else if (report?.type === 'page') {
             this.listed += report.counts.listed;
+            this.fetchedInPage = 0;
         } else if (report?.type === 'pause') {
             this.pausedUntil = report.reason === 'budget' ? report.resumes : null;
             this.print(
@@ -119,13 +137,24 @@ export class SyncProgress {
             // Events still arrive after a Ctrl-C stopped the bar; drawing it again would take the cursor back.
             return;
         }
-        const total = Math.max(this.matched, this.listed, 1);
-        this.bar.setTotal(total);
-        this.bar.update(this.listed, this.payload());
+        const { done, total } = this.figures();
+        this.bar.setTotal(Math.max(total, 1));
+        this.bar.update(done, this.payload());
+    }
+
+    /**
+     * What the bar shows: calls done (listed in finished pages, plus details fetched for the page under way, so the
+     * bar moves while a page of details is fetched), out of the calls the sized windows hold, and the ETA.
+     */
+    figures(): { done: number; total: number; eta: string } {
+        const total = Math.max(this.matched, this.listed);
+        const done = Math.min(this.listed + this.fetchedInPage, total);
+        return { done, total, eta: this.eta(this.now(), done, total) };
     }
 
     private payload(): Record<string, string | number> {
-        const now = Date.now();
+        const now = this.now();
+        const { done, total, eta } = this.figures();
         while (this.requestTimes.length > 0 && (this.requestTimes[0] ?? now) < now - RATE_WINDOW_MS) {
             this.requestTimes.shift();
         }
@@ -137,19 +166,48 @@ export class SyncProgress {
             rps: (this.requestTimes.length / (RATE_WINDOW_MS / 1000)).toFixed(1),
             retries: this.retries,
             throttled: this.throttled,
-            remaining: this.eta(now)
+            remaining: eta,
+            done,
+            total
         };
     }
 
-    /** From the pace of finished pages; unknown until the first page is done. */
-    private eta(now: number): string {
+    /**
+     * From the smoothed pace of work done in this execution (a resumed run's earlier executions are not in it), and
+     * unknown while a window has yet to say how many calls it holds: a total still missing a window would promise
+     * an end long before the real one.
+     */
+    private eta(now: number, done: number, total: number): string {
         if (this.pausedUntil) {
             return `paused by the weekly budget until ${this.pausedUntil.toISOString()}`;
         }
-        if (this.listed === 0 || this.matched === 0) {
+        this.samplePace(now, done);
+        if (this.pace === null || this.pace <= 0 || total === 0 || this.windowsSized < this.windowsAnnounced) {
             return '…';
         }
-        const seconds = Math.max(0, Math.round(((this.matched - this.listed) * (now - this.startedAt)) / this.listed / 1000));
-        return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`;
+        const seconds = Math.max(0, Math.round((total - done) / this.pace / 1000));
+        if (seconds < 60) {
+            return `${seconds}s`;
+        }
+        // Whole ten seconds past a minute: finer steps are noise that makes the figure flicker.
+        const rounded = Math.round(seconds / 10) * 10;
+        return `${Math.floor(rounded / 60)}m${String(rounded % 60).padStart(2, '0')}s`;
+    }
+
+    private samplePace(now: number, done: number): void {
+        if (this.paceSample === null) {
+            if (done > 0) {
+                // Pace counts from the first work done, not from the start: sizing the windows is not progress.
+                this.paceSample = { at: now, done };
+            }
+            return;
+        }
+        const elapsed = now - this.paceSample.at;
+        if (elapsed < PACE_SAMPLE_MS) {
+            return;
+        }
+        const sample = (done - this.paceSample.done) / elapsed;
+        this.pace = this.pace === null ? sample : this.pace + PACE_SMOOTHING * (sample - this.pace);
+        this.paceSample = { at: now, done };
     }
 }
