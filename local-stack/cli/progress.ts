@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import { parseReportLine } from '../../nango-integrations/clari-copilot/run-report.js';
+import { parseReportLine, type RunSummary } from '../../nango-integrations/clari-copilot/run-report.js';
 import type { RunnerEvent } from '../runner/run-sync.js';
 
 const RATE_WINDOW_MS = 5_000;
@@ -38,7 +38,8 @@ export class SyncProgress {
     /** Set once the sync paused for the weekly budget: the bar then says so instead of an ETA that never comes. */
     private pausedUntil: Date | null = null;
     private stopped = false;
-    summaryLine: string | null = null;
+    /** The run's summary line, parsed; null until the sync wrote it. */
+    summary: RunSummary | null = null;
     errorLine: string | null = null;
 
     constructor(stream: OutputStream = process.stdout, now: () => number = Date.now) {
@@ -115,7 +116,7 @@ export class SyncProgress {
                     : 'paused: Clari keeps refusing requests; the next run tries again'
             );
         } else if (report?.type === 'summary') {
-            this.summaryLine = message;
+            this.summary = report;
             this.retries = report.counts.retries;
         } else {
             this.print(level === 'info' ? message : `${level}: ${message}`);

@@ -7,6 +7,7 @@ import type { RunSyncResult } from '../runner/run-sync.js';
 import type { SyncEntry } from '../runner/sandbox.js';
 import { PROVIDER_CONFIG_KEY, SYNC_NAME, type ClariTarget } from './config.js';
 import { SyncProgress } from './progress.js';
+import { describeRun } from './run-words.js';
 
 export interface SyncSession {
     /** The store in this process, or the local Nango's persist API when a server owns the store. */
@@ -77,15 +78,15 @@ export async function runSyncWithProgress(session: SyncSession): Promise<RunSync
             }
         });
         progress.stop();
-        const { added, updated, unchanged, deleted } = result.counts;
-        console.log(progress.summaryLine ?? 'The sync finished without a summary line.');
-        console.log(`Record store: ${added} added, ${updated} updated, ${unchanged} unchanged, ${deleted} deleted.`);
+        describeRun(progress.summary, result.counts).forEach((line) => {
+            console.log(line);
+        });
         return result;
     } catch (error) {
         progress.stop();
-        if (progress.summaryLine) {
-            console.log(progress.summaryLine);
-        }
+        describeRun(progress.summary, null).forEach((line) => {
+            console.log(line);
+        });
         throw error;
     }
 }

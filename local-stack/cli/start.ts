@@ -20,6 +20,7 @@ import { describeFailure, runCommand } from './errors.js';
 import { refuseIfAlreadyRunning } from './already-running.js';
 import { queryHints } from './hints.js';
 import { SyncProgress } from './progress.js';
+import { describeRun } from './run-words.js';
 import { startAppBeside } from './reference-app.js';
 import { registerConnection } from './session.js';
 import { untilInterrupted } from './signals.js';
@@ -223,12 +224,10 @@ function showRun(job: SyncJob, onFirstEnd: () => void): RunObserver {
         finished: (outcome) => {
             progress.stop();
             onScreen = null;
-            if (progress.summaryLine) {
-                console.log(progress.summaryLine);
-            }
+            describeRun(progress.summary, 'result' in outcome ? outcome.result.counts : null).forEach((line) => {
+                console.log(line);
+            });
             if ('result' in outcome) {
-                const { added, updated, unchanged, deleted } = outcome.result.counts;
-                console.log(`Record store: ${added} added, ${updated} updated, ${unchanged} unchanged, ${deleted} deleted.`);
                 if (outcome.result.interrupted) {
                     // The scheduler starts the next execution at once; the first run has not ended yet.
                     console.log(handOverLine(outcome.result));
