@@ -3,7 +3,7 @@ import { DELETE_METHODS, type RunSummary } from '../../nango-integrations/clari-
 import { emptyCounts } from '../runner/events.js';
 import { describeRun } from './run-words.js';
 
-function summary(overrides: Partial<RunSummary> & { counts?: Partial<RunSummary['counts']> } = {}): RunSummary {
+function summary(overrides: Partial<Omit<RunSummary, 'counts'>> & { counts?: Partial<RunSummary['counts']> } = {}): RunSummary {
     const { counts, ...rest } = overrides;
     return {
         run: 'incremental',
