@@ -20,7 +20,7 @@ import {
     type LocalEnv
 } from './config.js';
 import { attachSyncWebhooks } from '../nango-server/sync-webhooks.js';
-import { storePersist } from '../runner/persist.js';
+import { startingRunsAs, storePersist } from '../runner/persist.js';
 import { runCommand } from './errors.js';
 import { deployedSync, directProxy, registerConnection, runSyncWithProgress } from './session.js';
 
@@ -81,7 +81,7 @@ async function syncThroughServer(
             `connection ${env.NANGO_CONNECTION_ID}); its records API shows each batch as it is saved.`
     );
     await runSyncWithProgress({
-        persist: createHttpPersist(server),
+        persist: startingRunsAs('cli', createHttpPersist(server)),
         proxy: createServerProxy(server, env.NANGO_CONNECTION_ID, server.info.clariBaseUrl),
         connectionId: env.NANGO_CONNECTION_ID,
         metadata,
@@ -110,7 +110,7 @@ async function syncWithOwnStore(env: LocalEnv, metadata: Record<string, unknown>
         await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
         console.log(`Syncing Clari Copilot calls from ${clari.baseUrl} into ${env.NANGO_LOCAL_DB} (connection ${env.NANGO_CONNECTION_ID})`);
         await runSyncWithProgress({
-            persist: storePersist(store),
+            persist: startingRunsAs('cli', storePersist(store)),
             proxy,
             connectionId: env.NANGO_CONNECTION_ID,
             metadata,

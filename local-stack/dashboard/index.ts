@@ -398,7 +398,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
             }
             try {
                 // The same call POST /sync/trigger makes.
-                await scheduler.trigger(integration, [sync], connection, 'incremental');
+                await scheduler.trigger(integration, [sync], connection, 'incremental', 'dashboard');
             } catch (error) {
                 if (error instanceof UnknownSyncError) {
                     return problem(reply, 400, 'That sync is not deployed', [error.message]);

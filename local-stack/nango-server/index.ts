@@ -33,7 +33,16 @@ export {
     type SearchRecordsQuery
 } from './records.js';
 export { UnknownConnectionError, type ConnectionsStore, type StoredConnection } from './connections.js';
-export { RUN_STALE_AFTER_MS, SyncAlreadyRunningError, type RunLogLine, type RunsStore, type StartedRun, type SyncRun } from './runs.js';
+export {
+    RUN_STALE_AFTER_MS,
+    RUN_TRIGGERS,
+    SyncAlreadyRunningError,
+    type RunLogLine,
+    type RunsStore,
+    type RunTrigger,
+    type StartedRun,
+    type SyncRun
+} from './runs.js';
 export {
     type DeployedFlow,
     type DeployedFlowEndpoint,

@@ -5,7 +5,7 @@ import { checkpointValueSchema } from './checkpoints.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
 import { PROVIDER } from './proxy.js';
 import type { LocalStore } from './database.js';
-import { SyncAlreadyRunningError } from './runs.js';
+import { RUN_TRIGGERS, SyncAlreadyRunningError } from './runs.js';
 
 /**
  * The local counterpart of Nango's persist service: what a runner in another process writes through
@@ -27,7 +27,8 @@ const runIdParams = z.object({ runId: z.coerce.number().int().positive() });
 const startRunBody = z.strictObject({
     connectionId: name,
     syncName: name,
-    runner: z.strictObject({ pid: z.number().int().positive(), startTime: z.string().max(40).optional() })
+    runner: z.strictObject({ pid: z.number().int().positive(), startTime: z.string().max(40).optional() }),
+    trigger: z.enum(RUN_TRIGGERS).optional()
 });
 const checkpointOrNull = checkpointValueSchema.nullable();
 const finishRunBody = z.strictObject({
@@ -75,7 +76,8 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
             return invalid(reply, body.error, 'invalid_body');
         }
         try {
-            return await reply.code(201).send(await store.runs.startRun(body.data.connectionId, body.data.syncName, body.data.runner));
+            const { connectionId, syncName, runner, trigger } = body.data;
+            return await reply.code(201).send(await store.runs.startRun(connectionId, syncName, runner, trigger));
         } catch (error) {
             if (error instanceof SyncAlreadyRunningError) {
                 return sendError(reply, 409, 'sync_already_running', { message: error.message });

@@ -7,6 +7,13 @@ import { isProcessAlive, type Holder } from './lock.js';
 
 export type RunStatus = 'running' | 'success' | 'failed';
 
+/**
+ * What started a run: the sync's schedule, `POST /sync/trigger`, the dashboard's Run now, `npm run sync`, or the
+ * scheduler starting the next execution at once after an interrupted one.
+ */
+export const RUN_TRIGGERS = ['schedule', 'api', 'dashboard', 'cli', 'handover'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
 export interface StartedRun {
     runId: number;
     /** Tags the records this run saves; what deleteRecordsFromPreviousExecutions compares against. */
@@ -69,6 +76,8 @@ export interface SyncRun {
     checkpoints: CheckpointRange | null;
     /** Null when the runner did not say (a run still going, or recorded before webhooks). */
     initial: boolean | null;
+    /** Null when whoever started the run did not say, as for every run recorded before triggers were. */
+    trigger: RunTrigger | null;
 }
 
 /** Called once a run has been recorded as finished; what it does must neither delay nor fail the run. */
@@ -100,7 +109,7 @@ export interface RunsStore {
      * Throws SyncAlreadyRunningError while another run of the sync for the connection is alive: its runner
      * process exists and has sent a heartbeat within RUN_STALE_AFTER_MS. Other running runs are abandoned.
      */
-    startRun(connectionId: string, syncName: string, runner: RunnerIdentity): Promise<StartedRun>;
+    startRun(connectionId: string, syncName: string, runner: RunnerIdentity, trigger?: RunTrigger): Promise<StartedRun>;
     /** Keeps a run alive; false when the run is no longer running (finished, or given up as abandoned). */
     heartbeatRun(runId: number): Promise<boolean>;
     finishRun(runId: number, status: 'success' | 'failed', summary?: string, outcome?: RunOutcome): Promise<void>;
@@ -135,9 +144,15 @@ interface RunRow {
     interrupted: boolean;
     checkpoint_range: CheckpointRange | null;
     initial: boolean | null;
+    started_by: string | null;
 }
 
-const RUN_COLUMNS = 'id, connection_id, sync_name, status, started_at, finished_at, summary, interrupted, checkpoint_range, initial';
+const RUN_COLUMNS =
+    'id, connection_id, sync_name, status, started_at, finished_at, summary, interrupted, checkpoint_range, initial, started_by';
+
+function runTrigger(value: string | null): RunTrigger | null {
+    return RUN_TRIGGERS.find((trigger) => trigger === value) ?? null;
+}
 
 function toSyncRun(row: RunRow): SyncRun {
     return {
@@ -150,7 +165,8 @@ function toSyncRun(row: RunRow): SyncRun {
         summary: row.summary,
         interrupted: row.interrupted,
         checkpoints: row.checkpoint_range,
-        initial: row.initial
+        initial: row.initial,
+        trigger: runTrigger(row.started_by)
     };
 }
 
@@ -167,7 +183,7 @@ export async function failRunsCutShort(db: PGlite): Promise<void> {
 export function createRunsStore(db: PGlite): RunsStore {
     const listeners = new Set<RunFinishedListener>();
     return {
-        async startRun(connectionId, syncName, runner) {
+        async startRun(connectionId, syncName, runner, trigger) {
             return db.transaction(async (tx) => {
                 const runningRows = await tx.query<{ id: number; started_at: Date; stale: boolean; runner: RunnerIdentity | null }>(
                     `SELECT id, started_at, heartbeat_at < now() - $3::interval AS stale, runner FROM sync_runs
@@ -188,9 +204,9 @@ export function createRunsStore(db: PGlite): RunsStore {
                 }
                 const last = await tx.query<{ started_at: Date }>(LAST_SUCCESS, [connectionId, syncName]);
                 const res = await tx.query<{ id: number; started_at: Date }>(
-                    `INSERT INTO sync_runs (connection_id, sync_name, started_at, heartbeat_at, status, runner)
-                     VALUES ($1, $2, now(), now(), 'running', $3::jsonb) RETURNING id, started_at`,
-                    [connectionId, syncName, JSON.stringify(runner)]
+                    `INSERT INTO sync_runs (connection_id, sync_name, started_at, heartbeat_at, status, runner, started_by)
+                     VALUES ($1, $2, now(), now(), 'running', $3::jsonb, $4) RETURNING id, started_at`,
+                    [connectionId, syncName, JSON.stringify(runner), trigger ?? null]
                 );
                 const row = res.rows[0];
                 if (!row) {

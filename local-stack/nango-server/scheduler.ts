@@ -1,6 +1,6 @@
 import type { LocalStore } from './database.js';
 import type { DeployedFlow } from './deployments.js';
-import { SyncAlreadyRunningError, type CheckpointRange, type SyncRun } from './runs.js';
+import { SyncAlreadyRunningError, type CheckpointRange, type RunTrigger, type SyncRun } from './runs.js';
 
 /**
  * The local counterpart of Nango's orchestrator: runs every deployed sync for every connection of its
@@ -36,6 +36,8 @@ export interface SyncJob {
     connectionId: string;
     /** A full refresh runs as if the sync had never succeeded (no lastSyncDate). */
     mode: SyncMode;
+    /** What the run is recorded as started by. */
+    trigger: RunTrigger;
 }
 
 /** How a job's run ended when it did not fail. */
@@ -86,8 +88,8 @@ export class UnknownSyncError extends Error {
 interface JobState {
     nextAt: number;
     running: Promise<void> | null;
-    /** A trigger that arrived while the job ran: run once more right after. */
-    again: SyncMode | null;
+    /** A trigger that arrived while the job ran (or an interruption's hand-over): run once more right after. */
+    again: Pick<SyncJob, 'mode' | 'trigger'> | null;
 }
 
 const runCountsSchemaKeys = ['added', 'updated', 'deleted'] as const;
@@ -145,13 +147,14 @@ export class SyncScheduler {
 
     /**
      * Queues a run now of each named deployed sync (all of the integration's when `syncNames` is empty)
-     * for `connectionId`, or for every connection of the integration.
+     * for `connectionId`, or for every connection of the integration; `trigger` says who asked (the API or Run now).
      */
     async trigger(
         providerConfigKey: string,
         syncNames: readonly string[],
         connectionId: string | undefined,
-        mode: SyncMode
+        mode: SyncMode,
+        trigger: Extract<RunTrigger, 'api' | 'dashboard'>
     ): Promise<void> {
         const flows = await this.syncFlows(providerConfigKey, syncNames);
         const connections =
@@ -166,9 +169,9 @@ export class SyncScheduler {
                 const state = this.jobs.get(key) ?? { nextAt: Date.now(), running: null, again: null };
                 this.jobs.set(key, state);
                 if (state.running) {
-                    state.again = mode;
+                    state.again = { mode, trigger };
                 } else {
-                    this.launch({ flow, connectionId: id, mode }, state);
+                    this.launch({ flow, connectionId: id, mode, trigger }, state);
                 }
             }
         }
@@ -262,7 +265,7 @@ export class SyncScheduler {
                     this.jobs.set(key, state);
                 }
                 if (!state.running && Date.now() >= state.nextAt) {
-                    this.launch({ flow, connectionId, mode: 'incremental' }, state);
+                    this.launch({ flow, connectionId, mode: 'incremental', trigger: 'schedule' }, state);
                 }
             }
         }
@@ -277,7 +280,7 @@ export class SyncScheduler {
                     state.nextAt = startedAt + intervalOf(job.flow);
                     if (wasInterrupted(result)) {
                         // The rest of the work starts at once, from the checkpoint; a trigger waiting already wins.
-                        state.again ??= 'incremental';
+                        state.again ??= { mode: 'incremental', trigger: 'handover' };
                     }
                 },
                 (error: unknown) => {
@@ -291,7 +294,7 @@ export class SyncScheduler {
                 const again = state.again;
                 state.again = null;
                 if (again && !this.stopped) {
-                    this.launch({ ...job, mode: again }, state);
+                    this.launch({ ...job, ...again }, state);
                 }
             });
     }

@@ -162,6 +162,15 @@ export const MIGRATIONS: readonly Migration[] = [
             );
             CREATE INDEX webhook_attempts_run ON webhook_attempts (run_id, id);
         `
+    },
+    {
+        version: 7,
+        name: 'run_started_by',
+        // What started each run (its schedule, a trigger, Run now, npm run sync), for the dashboard. Runs recorded
+        // before this keep NULL: nobody wrote down what started them.
+        sql: `
+            ALTER TABLE sync_runs ADD COLUMN started_by text;
+        `
     }
 ];
 

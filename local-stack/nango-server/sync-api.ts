@@ -109,7 +109,7 @@ export function registerSyncApi(app: FastifyInstance, options: SyncApiOptions): 
             return reply;
         }
         try {
-            await scheduler.trigger(providerConfigKey, syncNames(body.data.syncs), connectionId, mode);
+            await scheduler.trigger(providerConfigKey, syncNames(body.data.syncs), connectionId, mode, 'api');
         } catch (error) {
             if (error instanceof UnknownSyncError) {
                 return sendError(reply, 400, 'unknown_sync', { message: error.message });

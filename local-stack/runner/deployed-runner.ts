@@ -2,7 +2,7 @@ import { createClariProxy } from '../nango-server/proxy.js';
 import type { RunJob, SyncJob } from '../nango-server/scheduler.js';
 import type { LocalStore } from '../nango-server/database.js';
 import type { RunnerEvent } from './events.js';
-import { storePersist } from './persist.js';
+import { startingRunsAs, storePersist } from './persist.js';
 import { runSync, type RunSyncResult } from './run-sync.js';
 import { loadBundledSync, type SyncEntry } from './sandbox.js';
 
@@ -50,7 +50,7 @@ export function deployedSyncRunner(options: DeployedRunnerOptions): RunJob {
         });
         try {
             const result = await runSync({
-                persist: storePersist(options.store),
+                persist: startingRunsAs(job.trigger, storePersist(options.store)),
                 proxy,
                 connectionId: job.connectionId,
                 providerConfigKey: job.flow.providerConfigKey,

@@ -170,8 +170,8 @@ export function createHttpPersist(endpoint: LocalNangoEndpoint): Persist {
                 throw conflictOf(error, ref, expectedVersion);
             }
         },
-        async startRun(connectionId, syncName, runner): Promise<StartedRun> {
-            const run = startedRunSchema.parse(await call(endpoint, 'POST', '/persist/runs', { connectionId, syncName, runner }));
+        async startRun(connectionId, syncName, runner, trigger): Promise<StartedRun> {
+            const run = startedRunSchema.parse(await call(endpoint, 'POST', '/persist/runs', { connectionId, syncName, runner, trigger }));
             return { ...run, lastSyncDate: run.lastSyncDate ?? undefined };
         },
         async heartbeatRun(runId) {

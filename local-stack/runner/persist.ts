@@ -2,7 +2,7 @@ import type { CheckpointValue, SavedCheckpoint, StoredCheckpoint } from '../nang
 import { UnknownConnectionError, type ConnectionsStore } from '../nango-server/connections.js';
 import type { LocalStore } from '../nango-server/database.js';
 import type { RecordsStore } from '../nango-server/records.js';
-import type { RunsStore } from '../nango-server/runs.js';
+import type { RunsStore, RunTrigger } from '../nango-server/runs.js';
 
 /**
  * What a running sync writes through and reads back, like Nango's persist service: the records, the
@@ -58,4 +58,9 @@ export function storePersist(store: Pick<LocalStore, 'records' | 'connections' |
         deleteCheckpoint: async (ref, expectedVersion) =>
             checkpoints.deleteCheckpoint(await nangoConnectionId(ref), ref.key, expectedVersion)
     };
+}
+
+/** `persist`, recording every run it starts as started by `trigger` (whoever calls runSync knows what started it). */
+export function startingRunsAs(trigger: RunTrigger, persist: Persist): Persist {
+    return { ...persist, startRun: (connectionId, syncName, runner) => persist.startRun(connectionId, syncName, runner, trigger) };
 }
