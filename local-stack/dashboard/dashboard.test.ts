@@ -47,6 +47,13 @@ const fullCall = {
     ]
 };
 
+/** Thirty January days in an order unrelated to the order the calls are saved in. */
+const STANDUP_TIMES = Array.from({ length: 30 }, (_, index) => `2026-01-${String(((index * 7) % 30) + 1).padStart(2, '0')}T09:30:00.000Z`);
+/** conn-b's calls newest first by call time, as the calls list must show them. */
+const STANDUPS_NEWEST_FIRST = STANDUP_TIMES.map((time, index) => ({ id: `b-${index}`, time }))
+    .sort((a, b) => b.time.localeCompare(a.time))
+    .map((call) => call.id);
+
 function flow(autoStart: boolean): DeployFlowInput {
     return {
         providerConfigKey: KEY,
@@ -101,7 +108,7 @@ async function seed(store: LocalStore): Promise<{ withheld: number; succeeded: n
     await store.records.saveRecords(
         'conn-b',
         'Call',
-        Array.from({ length: 30 }, (_, index) => ({ id: `b-${index}`, title: `Standup ${index}`, time: '2026-01-01T00:00:00.000Z' })),
+        Array.from({ length: 30 }, (_, index) => ({ id: `b-${index}`, title: `Standup ${index}`, time: STANDUP_TIMES[index] })),
         'run-b'
     );
 
@@ -290,25 +297,33 @@ describe('dashboard pages', () => {
         expect(text).toContain('rep@example.com');
         expect(text).toContain('Initech');
         expect(text).toContain('2 live calls');
+        expect(text).not.toMatch(/\d+ calls? match/);
     });
 
-    it('searches titles, and pages with the cursor in the next link', async () => {
+    it('searches titles and says how many calls match, over every page', async () => {
         const found = textOf((await page('/ui/calls?q=CANCELLED')).body);
         expect(found).toContain('Cancelled call');
         expect(found).not.toContain('Weekly');
+        expect(found).toContain('1 call matches “CANCELLED”.');
 
         const none = textOf((await page('/ui/calls?q=%25%25')).body);
         expect(none).toContain('No call title contains that text.');
+        expect(none).toContain('0 calls match “%%”.');
 
+        expect(textOf((await page('/ui/calls?connection=conn-b&q=standup')).body)).toContain('30 calls match “standup”.');
+        expect(textOf((await page('/ui/calls?connection=conn-b&q=Standup%201')).body)).toContain('11 calls match “Standup 1”.');
+    });
+
+    it('lists calls newest first by call time, and pages with the cursor in the next link', async () => {
         const shown = (html: string) => [...html.matchAll(/data-call="([^"]+)"/g)].map((match) => match[1]);
         const nextLink = (html: string) => /<a href="([^"]+)" rel="next">/.exec(html)?.[1]?.replace(/&amp;/g, '&');
         for (const q of ['', 'standup']) {
             const first = await page(`/ui/calls?connection=conn-b&q=${q}`);
-            expect(shown(first.body)).toEqual(Array.from({ length: 25 }, (_, index) => `b-${index}`));
+            expect(shown(first.body)).toEqual(STANDUPS_NEWEST_FIRST.slice(0, 25));
             const next = nextLink(first.body);
             expect(next).toMatch(/cursor=.+&page=2/);
             const second = await page(next ?? '');
-            expect(shown(second.body)).toEqual(['b-25', 'b-26', 'b-27', 'b-28', 'b-29']);
+            expect(shown(second.body)).toEqual(STANDUPS_NEWEST_FIRST.slice(25));
             expect(textOf(second.body)).toContain('Page 2');
             expect(nextLink(second.body)).toBeUndefined();
             expect(second.body).toContain('>First page</a>');

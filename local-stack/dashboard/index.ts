@@ -296,11 +296,15 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
                 ]);
             }
             const text = query.data.q === '' ? undefined : query.data.q;
-            const paging = { connectionId, model: MODEL, limit: CALLS_PER_PAGE, cursor: query.data.cursor };
             let page;
             try {
-                page =
-                    text === undefined ? await store.records.listRecords(paging) : await store.records.searchRecords({ ...paging, text });
+                page = await store.records.listNewestFirst({
+                    connectionId,
+                    model: MODEL,
+                    titleContains: text,
+                    limit: CALLS_PER_PAGE,
+                    cursor: query.data.cursor
+                });
             } catch (error) {
                 if (error instanceof InvalidCursorError) {
                     return problem(reply, 400, 'That calls page cannot be shown', [
@@ -322,6 +326,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
                     connections,
                     q: text ?? '',
                     rows: page.records.map(callListRow),
+                    matchCount: page.total,
                     pageNumber,
                     liveCount: await store.records.countLiveRecords(connectionId, MODEL),
                     next: page.next_cursor === null ? null : link({ cursor: page.next_cursor, page: String(pageNumber + 1) }),

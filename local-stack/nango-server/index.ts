@@ -26,11 +26,12 @@ export {
     type ListRecordsQuery,
     type ListRecordsResult,
     type NangoRecord,
+    type NewestFirstPage,
+    type NewestFirstQuery,
     type PruneQuery,
     type PruneResult,
     type RecordsStore,
-    type SaveSummary,
-    type SearchRecordsQuery
+    type SaveSummary
 } from './records.js';
 export { UnknownConnectionError, type ConnectionsStore, type StoredConnection } from './connections.js';
 export {

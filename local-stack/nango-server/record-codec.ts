@@ -34,6 +34,16 @@ export function dataHash(data: JsonObject): string {
     return createHash('sha256').update(stableStringify(data)).digest('hex');
 }
 
+/** A page of records holds 1..MAX_LIMIT of them, DEFAULT_LIMIT when the reader does not say. */
+export const MAX_LIMIT = 10_000;
+export const DEFAULT_LIMIT = 100;
+
+export function checkLimit(limit: number): void {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+        throw new RangeError(`limit must be an integer in 1..${MAX_LIMIT}`);
+    }
+}
+
 export interface RecordCursor {
     /** updated_at as Postgres renders it (microseconds kept). */
     sort: string;

@@ -1,12 +1,23 @@
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { z } from 'zod';
 
-import { dataHash, decodeCursor, encodeCursor, InvalidCursorError, toJsonObject, type JsonObject } from './record-codec.js';
+import {
+    checkLimit,
+    dataHash,
+    decodeCursor,
+    DEFAULT_LIMIT,
+    encodeCursor,
+    InvalidCursorError,
+    toJsonObject,
+    type JsonObject
+} from './record-codec.js';
 import { createRecordPruning, type RecordPruning } from './record-prune.js';
+import { createNewestFirstListing, type NewestFirstListing } from './records-newest-first.js';
 import { addRunChanges, runChanges, type ModelChanges } from './run-changes.js';
 
 export { InvalidCursorError } from './record-codec.js';
 export type { PruneQuery, PruneResult } from './record-prune.js';
+export type { NewestFirstPage, NewestFirstQuery } from './records-newest-first.js';
 
 /**
  * The records of every connection and model, as Nango's records service keeps them: upsert with hash
@@ -49,17 +60,6 @@ export interface ListRecordsQuery {
     ids?: readonly string[] | undefined;
 }
 
-/** A title search over one model's records, in the records API's order and with its cursors. */
-export interface SearchRecordsQuery {
-    connectionId: string;
-    model: string;
-    /** Matched case-insensitively anywhere in the record's `title`; `%` and `_` are plain characters. */
-    text: string;
-    cursor?: string | undefined;
-    /** 1..10000, default 100. */
-    limit?: number | undefined;
-}
-
 export interface ListRecordsResult {
     records: NangoRecord[];
     next_cursor: string | null;
@@ -76,7 +76,7 @@ export interface SaveSummary {
     undeleted: string[];
 }
 
-export interface RecordsStore extends RecordPruning {
+export interface RecordsStore extends RecordPruning, NewestFirstListing {
     saveRecords(connectionId: string, model: string, records: readonly object[], executionId: string): Promise<SaveSummary>;
     deleteRecords(
         connectionId: string,
@@ -86,16 +86,13 @@ export interface RecordsStore extends RecordPruning {
     ): Promise<{ deletedKeys: string[] }>;
     deleteRecordsFromPreviousExecutions(connectionId: string, model: string, executionId: string): Promise<{ deletedKeys: string[] }>;
     listRecords(query: ListRecordsQuery): Promise<ListRecordsResult>;
-    /** The records whose title contains `text`, shaped and paged as listRecords pages them. */
-    searchRecords(query: SearchRecordsQuery): Promise<ListRecordsResult>;
     /** Live (not deleted) records of a model, as Nango's sync status reports them. */
     countLiveRecords(connectionId: string, model: string): Promise<number>;
     /** What the execution's saves and deletes changed, per model (undeleted records count as added, as on Nango). */
     runChanges(executionId: string): Promise<Map<string, ModelChanges>>;
 }
 
-export const MAX_LIMIT = 10_000;
-export const DEFAULT_LIMIT = 100;
+export { DEFAULT_LIMIT, MAX_LIMIT } from './record-codec.js';
 
 const recordIdSchema = z.union([z.string().min(1), z.number()]);
 const recordInputSchema = z.looseObject({ id: recordIdSchema });
@@ -154,12 +151,6 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
     return out;
 }
 
-function checkLimit(limit: number): void {
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-        throw new RangeError(`limit must be an integer in 1..${MAX_LIMIT}`);
-    }
-}
-
 /**
  * `executionId` null leaves last_execution_id alone (a record dropped for not being seen was not touched by this
  * run); the deletes still count for `countedFor`, the run that made them.
@@ -201,6 +192,7 @@ function toNangoRecord(row: RecordRow): NangoRecord {
 export function createRecordsStore(db: PGlite, options: { chunkSize: number }): RecordsStore {
     const records: RecordsStore = {
         ...createRecordPruning(db),
+        ...createNewestFirstListing(db, (query) => records.listRecords(query)),
 
         async saveRecords(connectionId, model, input, executionId) {
             const summary: SaveSummary = { added: [], updated: [], unchanged: [], undeleted: [] };
@@ -319,40 +311,6 @@ export function createRecordsStore(db: PGlite, options: { chunkSize: number }): 
             const last = page[page.length - 1];
             const nextCursor = res.rows.length > limit && last ? last._nango_metadata.cursor : null;
             return { records: page, next_cursor: nextCursor };
-        },
-
-        async searchRecords(query) {
-            const limit = query.limit ?? DEFAULT_LIMIT;
-            checkLimit(limit);
-            const cursor = query.cursor === undefined ? null : (decodeCursor(query.cursor) ?? 'invalid');
-            if (cursor === 'invalid') {
-                throw new InvalidCursorError();
-            }
-            const pattern = `%${query.text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
-            // Only the matching ids are found here; listRecords shapes them, so a found record looks exactly like a listed one.
-            const res = await db.query<{ external_id: string; row_id: string; sort: string }>(
-                `SELECT external_id, id::text AS row_id, to_json(updated_at) AS sort FROM records
-                 WHERE connection_id = $1 AND model = $2 AND data->>'title' ILIKE $3 ESCAPE '\\'
-                   AND ($4::timestamptz IS NULL OR (updated_at, id) > ($4::timestamptz, $5::bigint))
-                 ORDER BY updated_at ASC, id ASC
-                 LIMIT $6`,
-                [query.connectionId, query.model, pattern, cursor?.sort ?? null, cursor?.id ?? null, limit + 1]
-            );
-            const rows = res.rows.slice(0, limit);
-            const last = rows[rows.length - 1];
-            if (!last) {
-                return { records: [], next_cursor: null };
-            }
-            const page = await records.listRecords({
-                connectionId: query.connectionId,
-                model: query.model,
-                ids: rows.map((row) => row.external_id),
-                limit: rows.length
-            });
-            // The next page starts after this search's last row as it was found: a record re-saved in between
-            // moves to the end of listRecords' order, and a cursor taken from it would skip the rows before it.
-            const nextCursor = res.rows.length > limit ? encodeCursor({ sort: last.sort, id: last.row_id }) : null;
-            return { records: page.records, next_cursor: nextCursor };
         },
 
         async countLiveRecords(connectionId, model) {

@@ -171,6 +171,16 @@ export const MIGRATIONS: readonly Migration[] = [
         sql: `
             ALTER TABLE sync_runs ADD COLUMN started_by text;
         `
+    },
+    {
+        version: 8,
+        name: 'records_by_time',
+        // The dashboard lists calls newest first by the call's own time, a page at a time: this index lets a page
+        // read its 25 rows instead of every record's payload. The sync writes that time as toISOString(), so in
+        // the C collation text order is time order; a record without one (a pruned payload) sorts last.
+        sql: `
+            CREATE INDEX records_by_time ON records (connection_id, model, (COALESCE(data->>'time', '') COLLATE "C") DESC, id DESC);
+        `
     }
 ];
 
