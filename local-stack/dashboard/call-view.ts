@@ -28,7 +28,8 @@ const turnSchema = z.object({ text, start: num, end: num, personId: text });
 const topicSchema = z.object({ name: text, start_timestamp: num, end_timestamp: num, summary: text });
 const actionItemSchema = z.object({ action_item: text, speaker_name: text, start_timestamp: num });
 const sentimentSchema = z.object({ competitor_name: text, sentiment: text, reasoning: text, personId: text, turn_start_time: num });
-const categorySchema = z.object({ name: text, occurences: num });
+const phraseSchema = z.object({ user_id: text, name: text });
+const categorySchema = z.object({ name: text, occurences: num, phrases_matched: list(phraseSchema) });
 
 const callSchema = z.object({
     title: text,
@@ -36,6 +37,7 @@ const callSchema = z.object({
     status: text,
     type: text,
     account_name: text,
+    contact_names: list(text),
     deal_name: text,
     deal_value: text,
     deal_stage_before_call: text,
@@ -66,6 +68,7 @@ const callSchema = z.object({
 });
 
 type Person = z.infer<typeof personSchema>;
+type CallData = z.infer<typeof callSchema>;
 
 /** What a record's `_nango_metadata` says about it, for the markers and the banner. */
 export interface RecordState {
@@ -100,11 +103,18 @@ export interface TranscriptLine {
     text: string;
 }
 
+/** A person as the pages name them: by name where the record has one, else by email, phone or id. */
+export interface PersonView {
+    label: string;
+    /** The email or phone beside a name; null when the label is already that. */
+    contact: string | null;
+}
+
 export interface CallPage extends CallListRow {
     type: string | null;
     facts: Labelled[];
     reviewUrl: string | null;
-    people: { label: string; role: string }[];
+    people: (PersonView & { role: string })[];
     metrics: Labelled[] | null;
     categories: { name: string; count: string }[];
     summary: {
@@ -127,11 +137,68 @@ export function recordState(record: NangoRecord): RecordState {
     };
 }
 
-function personLabel(person: Person): string {
-    return person.name ?? person.userEmail ?? person.email ?? person.userId ?? person.phone ?? `person ${person.personId ?? '(no id)'}`;
+interface NamedPerson {
+    person: Person;
+    name: string | null;
 }
 
-function callOf(record: NangoRecord) {
+/** The ways one person can be told apart in a record: the same id, phone or email is the same person. */
+function personKeys(person: Person): string[] {
+    return [
+        person.personId === null ? null : `id:${person.personId}`,
+        person.userId === null ? null : `user:${person.userId}`,
+        person.phone === null ? null : `phone:${person.phone}`,
+        (person.email ?? person.userEmail) === null ? null : `email:${(person.email ?? person.userEmail ?? '').toLowerCase()}`
+    ].filter((key) => key !== null);
+}
+
+/**
+ * Everyone on the call with the name the record gives them, if any. Clari often lists an external person by phone
+ * alone, while elsewhere in the same record it names them: another entry for the same person (same id, phone or
+ * email); the name beside their id where a phrase of theirs matched (metrics.categories[].phrases_matched, whose
+ * user_id is a user's userId or a participant's personId); or, on a call with one external participant and one
+ * CRM contact, that contact.
+ */
+function namedPeople(call: CallData): { users: NamedPerson[]; participants: NamedPerson[] } {
+    const users = call.users ?? [];
+    const participants = call.externalParticipants ?? [];
+    // A name the record puts on an entry for the person wins over one read from a phrase match.
+    const entryNames = new Map<string, string>();
+    for (const person of [...users, ...participants]) {
+        if (person.name !== null) {
+            personKeys(person).forEach((key) => entryNames.set(key, person.name ?? ''));
+        }
+    }
+    const phraseNames = new Map<string, string>();
+    for (const match of (call.metrics?.categories ?? []).flatMap((category) => category.phrases_matched ?? [])) {
+        if (match.user_id !== null && match.name !== null) {
+            phraseNames.set(`id:${match.user_id}`, match.name);
+            phraseNames.set(`user:${match.user_id}`, match.name);
+        }
+    }
+    const found = (names: Map<string, string>, person: Person): string | null =>
+        personKeys(person).flatMap((key) => names.get(key) ?? [])[0] ?? null;
+    const nameOf = (person: Person): string | null => person.name ?? found(entryNames, person) ?? found(phraseNames, person);
+    const contacts = (call.contact_names ?? []).filter((name) => name !== null);
+    const soleContact = participants.length === 1 && contacts.length === 1 ? (contacts[0] ?? null) : null;
+    return {
+        users: users.map((person) => ({ person, name: nameOf(person) })),
+        participants: participants.map((person) => ({ person, name: nameOf(person) ?? soleContact }))
+    };
+}
+
+function personView({ person, name }: NamedPerson): PersonView {
+    const contact = person.userEmail ?? person.email ?? person.phone;
+    if (name !== null) {
+        return { label: name, contact };
+    }
+    return {
+        label: contact ?? (person.userId === null ? `person ${person.personId ?? '(no id)'}` : `user ${person.userId}`),
+        contact: null
+    };
+}
+
+function callOf(record: NangoRecord): CallData {
     return callSchema.parse(record);
 }
 
@@ -143,7 +210,7 @@ export function callListRow(record: NangoRecord): CallListRow {
         time: call.time === null ? null : timeText(call.time),
         status: call.status,
         account: call.account_name,
-        users: (call.users ?? []).map(personLabel),
+        users: namedPeople(call).users.map((user) => personView(user).label),
         state: recordState(record)
     };
 }
@@ -157,12 +224,11 @@ function figure(value: number | null, unit = ''): string {
 
 export function callPage(record: NangoRecord): CallPage {
     const call = callOf(record);
-    const users = call.users ?? [];
-    const participants = call.externalParticipants ?? [];
+    const { users, participants } = namedPeople(call);
     const speakers = new Map<string, string>();
-    for (const person of [...users, ...participants]) {
-        if (person.personId !== null) {
-            speakers.set(person.personId, personLabel(person));
+    for (const named of [...users, ...participants]) {
+        if (named.person.personId !== null) {
+            speakers.set(named.person.personId, personView(named).label);
         }
     }
     const speaker = (personId: string | null): string =>
@@ -183,8 +249,8 @@ export function callPage(record: NangoRecord): CallPage {
         facts: facts.map(([label, value]) => ({ label, value: value ?? 'not sent' })),
         reviewUrl: safeHref(call.call_review_page_url),
         people: [
-            ...users.map((user) => ({ label: personLabel(user), role: user.isOrganizer === true ? 'organizer' : 'user' })),
-            ...participants.map((participant) => ({ label: personLabel(participant), role: 'external participant' }))
+            ...users.map((user) => ({ ...personView(user), role: user.person.isOrganizer === true ? 'organizer' : 'user' })),
+            ...participants.map((participant) => ({ ...personView(participant), role: 'external participant' }))
         ],
         metrics:
             metrics === null

@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 
 import type { Call } from '../../nango-integrations/models.js';
 import { deployWithCli } from '../cli/deploy.js';
@@ -86,6 +87,8 @@ async function rowFigures(runId: number): Promise<Record<string, string>> {
 describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
     let firstRun: SyncRun;
     let pick: Call;
+    /** The calls the first run stored, as the emulator's truth has them. */
+    let expected: Call[];
 
     beforeAll(async () => {
         const stack = await startRunnerStack('dashboard-browser', {
@@ -99,7 +102,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
         firstRun = await untilRunEnds(0);
 
         const truth = await new EmulatorControl(emulator.url).truth();
-        const expected = [...expectedRecords(truth, lastDays(firstRun.startedAt)).values()].sort((a, b) => a.id.localeCompare(b.id));
+        expected = [...expectedRecords(truth, lastDays(firstRun.startedAt)).values()].sort((a, b) => a.id.localeCompare(b.id));
         const withTranscript = expected.filter((call) => call.title !== null && (call.transcript?.length ?? 0) > 0);
         const chosen = withTranscript.find((call) => (call.competitor_sentiments?.length ?? 0) > 0) ?? withTranscript[0];
         if (!chosen) {
@@ -122,7 +125,8 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
             ]
         });
         cleanups.push(() => browser.close());
-        const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
+        // A viewer east of UTC: the pages' times must still say UTC, and the tooltip names the viewer's zone.
+        const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-GB', timezoneId: 'Europe/Berlin' });
         page = await context.newPage();
     }, 240_000);
 
@@ -137,6 +141,8 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
         const summary = summaryOf(await store.runs.runLogs(firstRun.runId));
         const figures = await rowFigures(firstRun.runId);
         expect(figures).toMatchObject({
+            // The scheduler started it on its own, the moment the sync was deployed.
+            trigger: 'schedule',
             kind: 'initial',
             status: 'success',
             listed: String(summary.counts.listed),
@@ -154,13 +160,49 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
         // And the figures are the emulator's: every valid call of the window saved once.
         expect(Number(figures['saved'])).toBe(await store.records.countLiveRecords(CONNECTION, MODEL));
         expect(Number(figures['saved'])).toBeGreaterThan(50);
+        const started = page.locator(`tr[data-run="${firstRun.runId}"] time`);
+        expect(await started.textContent()).toBe(`${firstRun.startedAt.toISOString().slice(0, 19).replace('T', ' ')}\u00a0UTC`);
+        expect(await started.getAttribute('title')).toMatch(/^Your time: .*\b(CET|CEST|GMT\+[12])$/);
 
         await page.locator(`tr[data-run="${firstRun.runId}"] a`).first().click();
         await expect.poll(() => page.locator('ol.log li').count()).toBeGreaterThan(2);
         expect(await page.locator('ol.log').textContent()).toContain('Clari Copilot calls sync (initial) finished');
     });
 
-    it("finds a call by a title from the emulator's truth, and its page shows the transcript's first line", async () => {
+    it('lists the calls newest first by call time, across pages', async () => {
+        const shownTimes = async (): Promise<string[]> =>
+            Promise.all((await page.locator('tr[data-call] time').all()).map(async (time) => (await time.getAttribute('datetime')) ?? ''));
+        await page.goto(`${server.url}/ui/calls`);
+        const first = await shownTimes();
+        expect(first).toHaveLength(25);
+        expect(first).toEqual([...first].sort().reverse());
+        const newest = expected
+            .map((call) => call.time)
+            .sort()
+            .reverse();
+        expect(first).toEqual(newest.slice(0, 25));
+
+        await page.getByRole('link', { name: 'Next page' }).click();
+        await page.waitForURL(/page=2/);
+        expect(await shownTimes()).toEqual(newest.slice(25, 50));
+    });
+
+    it("finds a call by a title from the emulator's truth, says how many match, and its page shows the transcript's first line", async () => {
+        await page.goto(`${server.url}/ui/calls`);
+        await page.getByRole('searchbox', { name: 'Search titles' }).fill(pick.title ?? '');
+        await page.getByRole('button', { name: 'Search' }).click();
+        await page.waitForURL(/\/ui\/calls\?.*q=/);
+        const title = (pick.title ?? '').toLowerCase();
+        const matching = expected.filter((call) => call.title?.toLowerCase().includes(title)).length;
+        expect(matching).toBeGreaterThan(0);
+        expect(await page.locator('[data-field="match-count"]').textContent()).toBe(
+            `${matching === 1 ? '1 call matches' : `${matching} calls match`} “${pick.title ?? ''}”.`
+        );
+        // A search matching more calls than a page holds: the count is of them all, not of the page.
+        await page.goto(`${server.url}/ui/calls?q=a`);
+        const many = expected.filter((call) => call.title?.toLowerCase().includes('a')).length;
+        expect(many).toBeGreaterThan(25);
+        expect(await page.locator('[data-field="match-count"]').textContent()).toBe(`${many} calls match “a”.`);
         await page.goto(`${server.url}/ui/calls`);
         await page.getByRole('searchbox', { name: 'Search titles' }).fill(pick.title ?? '');
         await page.getByRole('button', { name: 'Search' }).click();
@@ -188,9 +230,34 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium', () => {
         await expect.poll(async () => Number(await newRow.getAttribute('data-run')), { timeout: 60_000 }).toBeGreaterThan(before);
         const runId = Number(await newRow.getAttribute('data-run'));
         await page.locator(`tr[data-run="${runId}"] .status-success`).waitFor({ timeout: 60_000 });
-        expect(await rowFigures(runId)).toMatchObject({ kind: 'incremental', status: 'success' });
+        expect(await rowFigures(runId)).toMatchObject({ trigger: 'Run now', kind: 'incremental', status: 'success' });
         expect((await untilRunEnds(before)).runId).toBe(runId);
         await screenshot('dashboard-runs.png', page.locator('main p.hint').first());
+    });
+
+    it('fits the runs table in a 1,280 px window, the 429s column included, without a horizontal scrollbar', async () => {
+        await page.setViewportSize({ width: 1280, height: 800 });
+        try {
+            await page.goto(`${server.url}/`);
+            // Run in the page as text: this project's TypeScript has no DOM types.
+            const fit = z.object({ table: z.number(), container: z.number(), document: z.number(), window: z.number() }).parse(
+                await page.evaluate(`(() => {
+                        const table = document.querySelector('table.runs');
+                        return {
+                            table: table.scrollWidth,
+                            container: table.parentElement.clientWidth,
+                            document: document.documentElement.scrollWidth,
+                            window: document.documentElement.clientWidth
+                        };
+                    })()`)
+            );
+            expect(fit.table).toBeLessThanOrEqual(fit.container);
+            expect(fit.document).toBeLessThanOrEqual(fit.window);
+            const throttled = await page.locator('th[data-column="throttled"]').boundingBox();
+            expect((throttled?.x ?? Infinity) + (throttled?.width ?? 0)).toBeLessThanOrEqual(1280);
+        } finally {
+            await page.setViewportSize({ width: 1440, height: 900 });
+        }
     });
 
     it("moves a running run's progress in place, then shows how it ended", async () => {

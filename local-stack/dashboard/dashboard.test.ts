@@ -6,7 +6,10 @@ import type { SyncJob } from '../nango-server/scheduler.js';
 import { createNangoServer } from '../nango-server/server.js';
 import { openStore, type LocalStore } from '../nango-server/database.js';
 import type { DeployFlowInput } from '../nango-server/deployments.js';
+import type { NangoRecord } from '../nango-server/records.js';
 import { makeTempDir } from '../nango-server/test-helpers.js';
+import { callPage } from './call-view.js';
+import { timeText } from './format.js';
 import { dashboard } from './index.js';
 
 /**
@@ -32,8 +35,26 @@ const fullCall = {
     deal_name: 'Initech renewal',
     call_review_page_url: 'javascript:alert(1)',
     users: [{ userId: 'u1', userEmail: 'rep@example.com', isOrganizer: true, personId: '11' }],
-    externalParticipants: [{ name: 'Pat Buyer', email: 'pat@initech.example', phone: null, personId: '22' }],
-    metrics: { talk_listen_ratio: 0.42, num_questions_asked: 7, call_duration: 1830, categories: [{ name: 'Pricing', occurences: 3 }] },
+    externalParticipants: [
+        { name: 'Pat Buyer', email: 'pat@initech.example', phone: null, personId: '22' },
+        // Listed by phone alone, as Clari lists a dialled-in person; the phrase matches below name him.
+        { name: null, email: null, phone: '+15582823341', personId: '33' }
+    ],
+    metrics: {
+        talk_listen_ratio: 0.42,
+        num_questions_asked: 7,
+        call_duration: 1830,
+        categories: [
+            {
+                name: 'Pricing',
+                occurences: 3,
+                phrases_matched: [
+                    { text: 'discount', user_id: 'u1', name: 'Rita Rep', time: 31 },
+                    { text: 'budget', user_id: '33', name: 'Sam Caller', time: 90 }
+                ]
+            }
+        ]
+    },
     summary: {
         full_summary: 'They went through pricing.',
         topics_discussed: [{ name: 'Pricing', start_timestamp: 30, end_timestamp: 60, summary: 'Discounts for two years' }],
@@ -43,6 +64,7 @@ const fullCall = {
     transcript: [
         { text: 'Hello and welcome, Pat.', start: 0, end: 4.5, personId: '11', annotations: null },
         { text: 'Thanks <b>for</b> having me.', start: 65, end: 70, personId: '22', annotations: null },
+        { text: 'Sam here, on the phone.', start: 90, end: 93, personId: '33', annotations: null },
         { text: 'Who is this?', start: 3725, end: 3730, personId: '99', annotations: null }
     ]
 };
@@ -117,7 +139,7 @@ async function seed(store: LocalStore): Promise<{ withheld: number; succeeded: n
             runId,
             messages.map((message) => ({ level: 'info', message, createdAt: new Date() }))
         );
-    const withheld = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
+    const withheld = await store.runs.startRun(CONNECTION, 'calls', thisRunner(), 'schedule');
     await logs(withheld.runId, [
         'Starting reconcile run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
         'Withholding every delete this run: 300 of 300 stored call(s) went unlisted',
@@ -125,7 +147,7 @@ async function seed(store: LocalStore): Promise<{ withheld: number; succeeded: n
         'Clari Copilot calls sync (reconcile) finished in 1.0s: listed=0 detailsFetched=0 unchangedSkipped=0 prunedSkipped=0 saved=0 invalid=0 deleted=0 failed=0 requests=2 retries=0 429s=0 deletes=withheld refreshed=0 deferred=0 confirmedAlive=0 withheld=300 weekSpent=49990 paused=budget'
     ]);
     await store.runs.finishRun(withheld.runId, 'success');
-    const succeeded = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
+    const succeeded = await store.runs.startRun(CONNECTION, 'calls', thisRunner(), 'cli');
     await logs(succeeded.runId, [
         'Starting initial run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
         'window: matched=223',
@@ -137,7 +159,7 @@ async function seed(store: LocalStore): Promise<{ withheld: number; succeeded: n
         'success',
         JSON.stringify({ added: 219, updated: 0, unchanged: 1, deleted: 4, requests: 226, retries: 7 })
     );
-    const failed = await store.runs.startRun(CONNECTION, 'calls', thisRunner());
+    const failed = await store.runs.startRun(CONNECTION, 'calls', thisRunner(), 'dashboard');
     // A sync or a library that echoes the credentials must not put them on a page.
     await logs(failed.runId, [
         'Starting incremental run: calls between 2025-01-01T00:00:00.000Z and 2026-01-01T00:00:00.000Z',
@@ -224,6 +246,7 @@ describe('dashboard pages', () => {
                 ])
             );
         expect(cells(runs.succeeded)).toMatchObject({
+            trigger: 'npm run sync',
             kind: 'initial',
             status: 'success',
             listed: '223',
@@ -238,7 +261,11 @@ describe('dashboard pages', () => {
             retries: '7',
             throttled: '8'
         });
+        expect(cells(runs.withheld)).toMatchObject({ trigger: 'schedule' });
+        expect(cells(runs.failed)).toMatchObject({ trigger: 'Run now' });
         expect(cells(runs.running)).toMatchObject({
+            // Started without saying by what, as every run recorded before triggers were.
+            trigger: 'unknown',
             kind: 'incremental',
             status: 'running',
             listed: '100',
@@ -255,6 +282,7 @@ describe('dashboard pages', () => {
         expect(res.statusCode).toBe(200);
         const text = textOf(res.body);
         expect(text).toContain(`Run #${runs.succeeded}: calls (initial)`);
+        expect(text).toContain('Started by npm run sync npm run sync started it.');
         expect(text).toContain('Log lines (4)');
         expect(text).toContain('page: listed=100 unchanged=0 pruned=0 fetched=100 saved=100 invalid=0 gone=0');
     });
@@ -271,7 +299,7 @@ describe('dashboard pages', () => {
 
     it('shows a run paused by the weekly budget as paused, until when, and how far the backfill got', async () => {
         const paused =
-            /Paused by the weekly budget until 2026-01-04T00:00:00.000Z: this Clari week has cost 49990 of 50000 requests. The backfill has stored every call since 2025-08-01T00:00:00.000Z./;
+            /Paused by the weekly budget until 2026-01-04 00:00:00\sUTC: this Clari week has cost 49990 of 50000 requests. The backfill has stored every call since 2025-08-01 00:00:00\sUTC./;
         expect(textOf((await page('/')).body)).toMatch(paused);
         const res = await page(`/ui/runs/${runs.withheld}`);
         expect(res.body).toContain('data-field="pause-notice"');
@@ -294,7 +322,7 @@ describe('dashboard pages', () => {
         expect(text).toContain('Weekly <script>alert("x")</script> & "sync"');
         expect(text).toMatch(/Call old-1 payload pruned by Nango's record lifecycle on \d{4}-\d{2}-\d{2}/);
         expect(text).toMatch(/Cancelled call deleted on \d{4}-\d{2}-\d{2}/);
-        expect(text).toContain('rep@example.com');
+        expect(text).toContain('Rita Rep');
         expect(text).toContain('Initech');
         expect(text).toContain('2 live calls');
         expect(text).not.toMatch(/\d+ calls? match/);
@@ -334,8 +362,11 @@ describe('dashboard pages', () => {
         const res = await page('/ui/calls/live-1');
         expect(res.statusCode).toBe(200);
         const text = textOf(res.body);
-        expect(text).toContain('0:00–0:04 rep@example.com Hello and welcome, Pat.');
+        expect(text).toContain('0:00–0:04 Rita Rep Hello and welcome, Pat.');
         expect(text).toContain('1:05–1:10 Pat Buyer Thanks <b>for</b> having me.');
+        expect(text).toContain('1:30–1:33 Sam Caller Sam here, on the phone.');
+        expect(text).toContain('Rita Rep rep@example.com organizer');
+        expect(text).toContain('Sam Caller +15582823341 external participant');
         expect(text).toContain('1:02:05–1:02:10 person 99 Who is this?');
         expect(text).toContain('Talk/listen ratio 0.42');
         expect(text).toMatch(/Pricing 0:30\s*: Discounts for two years/);
@@ -460,8 +491,8 @@ describe('no secrets, and guards in place of the bearer token', () => {
         expect(res.statusCode).toBe(303);
         expect(res.headers.location).toBe('/?requested=calls+for+conn-a');
         await expect
-            .poll(() => jobs.map((job) => `${job.flow.name} ${job.connectionId} ${job.mode}`))
-            .toEqual(['calls conn-a incremental']);
+            .poll(() => jobs.map((job) => `${job.flow.name} ${job.connectionId} ${job.mode} ${job.trigger}`))
+            .toEqual(['calls conn-a incremental dashboard']);
         expect(textOf((await page('/?requested=calls+for+conn-a')).body)).toContain('Run now: calls for conn-a was queued');
     });
 });
@@ -514,5 +545,103 @@ describe('checkpoints and interruptions', () => {
         const deployed = textOf((await page('/ui/deployed')).body);
         expect(deployed).toContain('Checkpoint');
         expect(deployed).toContain('{"since":"2025-01-01T00:00:00.000Z","window":5}');
+    });
+});
+
+describe('people are named wherever the record names them', () => {
+    const recordOf = (call: object): NangoRecord => ({
+        ...call,
+        id: 'named',
+        _nango_metadata: {
+            first_seen_at: '2026-03-04T15:00:00.000Z',
+            last_modified_at: '2026-03-04T15:00:00.000Z',
+            last_action: 'ADDED',
+            deleted_at: null,
+            pruned_at: null,
+            cursor: 'c'
+        }
+    });
+    const phoneOnly = { name: null, email: null, phone: '+15582823341', personId: '33' };
+    const speakerOf = (call: object): string | undefined => callPage(recordOf(call)).transcript?.[0]?.speaker;
+    const said = [{ text: 'Hello', start: 0, end: 1, personId: '33' }];
+
+    it('shows the phone of a person the record names nowhere', () => {
+        expect(
+            speakerOf({ externalParticipants: [phoneOnly, { ...phoneOnly, phone: '+15550000000', personId: '34' }], transcript: said })
+        ).toBe('+15582823341');
+    });
+
+    it('names a person listed by phone from another entry for the same phone', () => {
+        const sameByPhone = { name: 'Sam Caller', email: null, phone: '+15582823341', personId: null };
+        expect(speakerOf({ externalParticipants: [sameByPhone, phoneOnly], transcript: said })).toBe('Sam Caller');
+    });
+
+    it('names a person from a phrase match of theirs, but a name on the entry itself wins', () => {
+        const metrics = { categories: [{ name: 'Pricing', phrases_matched: [{ text: 'budget', user_id: '33', name: 'Sam Caller' }] }] };
+        expect(speakerOf({ externalParticipants: [phoneOnly], metrics, transcript: said })).toBe('Sam Caller');
+        expect(speakerOf({ externalParticipants: [{ ...phoneOnly, name: 'Samuel Caller' }], metrics, transcript: said })).toBe(
+            'Samuel Caller'
+        );
+        const namedElsewhere = { name: 'Samuel Caller', email: null, phone: '+15582823341', personId: null };
+        expect(speakerOf({ externalParticipants: [phoneOnly, namedElsewhere], metrics, transcript: said })).toBe('Samuel Caller');
+    });
+
+    it('names the one external participant of a call after its one CRM contact, and not when there are several', () => {
+        expect(speakerOf({ externalParticipants: [phoneOnly], contact_names: ['Dana Prospect'], transcript: said })).toBe('Dana Prospect');
+        const two = [phoneOnly, { ...phoneOnly, phone: '+15550000000', personId: '34' }];
+        expect(speakerOf({ externalParticipants: two, contact_names: ['Dana Prospect', 'Lee Other'], transcript: said })).toBe(
+            '+15582823341'
+        );
+    });
+
+    it('keeps the phone or email beside the name in the list of people', () => {
+        const page = callPage(
+            recordOf({
+                users: [{ userId: 'u1', userEmail: 'rep@example.com', isOrganizer: true, personId: '11' }],
+                externalParticipants: [phoneOnly],
+                contact_names: ['Dana Prospect'],
+                metrics: { categories: [{ name: 'Pricing', phrases_matched: [{ user_id: 'u1', name: 'Rita Rep' }] }] }
+            })
+        );
+        expect(page.people).toEqual([
+            { label: 'Rita Rep', contact: 'rep@example.com', role: 'organizer' },
+            { label: 'Dana Prospect', contact: '+15582823341', role: 'external participant' }
+        ]);
+        expect(page.users).toEqual(['Rita Rep']);
+    });
+});
+
+describe('every time says its zone', () => {
+    const UTC_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\u00a0UTC$/;
+
+    it('writes a time in UTC and says so', () => {
+        expect(timeText('2026-12-03T14:05:09.123+01:00')?.text).toBe('2026-12-03 13:05:09\u00a0UTC');
+        expect(timeText(new Date(Date.UTC(2026, 0, 4)))?.text).toBe('2026-01-04 00:00:00\u00a0UTC');
+        expect(timeText('not a time')).toBeNull();
+    });
+
+    it('gives every time on every page its zone, the ones inside sentences too', async () => {
+        const urls = [
+            '/',
+            `/ui/runs/${runs.withheld}`,
+            `/ui/runs/${runs.succeeded}`,
+            '/ui/calls',
+            '/ui/calls/live-1',
+            '/ui/calls/gone-1',
+            '/ui/calls/old-1',
+            '/ui/deployed'
+        ];
+        let times = 0;
+        for (const url of urls) {
+            const html = (await page(url)).body;
+            for (const [, shown] of html.matchAll(/<time datetime="[^"]+"[^>]*>([^<]*)<\/time>/g)) {
+                expect(shown, url).toMatch(UTC_TIME);
+                times++;
+            }
+            // What the sync wrote (log lines) and stored values (checkpoints, in <code>) are shown as they are.
+            const written = textOf(html.replace(/<ol class="log">[\s\S]*?<\/ol>/g, '').replace(/<code>[\s\S]*?<\/code>/g, ''));
+            expect(written, url).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
+        }
+        expect(times).toBeGreaterThan(20);
     });
 });

@@ -1,9 +1,14 @@
 /** How the dashboard writes times, durations and counts; the templates only print what these return. */
 
+/**
+ * Every time on the pages is UTC and says so: the sync's windows, Clari's budget week (from Sunday 00:00 UTC) and the
+ * log lines count in UTC, so a time in a notice compares at a glance with one in a log line. The page's script adds
+ * the viewer's own time, with its zone's name, as the tooltip.
+ */
 export interface TimeText {
-    /** ISO 8601, for `<time datetime>` (the page's script shows it in the viewer's time zone). */
+    /** ISO 8601, for `<time datetime>`. */
     iso: string;
-    /** UTC, shown until the script has run and when it cannot. */
+    /** 2026-03-04 15:00:09 UTC; the no-break space keeps the zone with its time when a narrow column wraps. */
     text: string;
 }
 
@@ -13,7 +18,7 @@ export function timeText(value: Date | string): TimeText | null {
         return null;
     }
     const iso = date.toISOString();
-    return { iso, text: `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC` };
+    return { iso, text: `${iso.slice(0, 10)} ${iso.slice(11, 19)}\u00a0UTC` };
 }
 
 /** 0.4 s, 12.3 s, 4 min 05 s, 2 h 03 min. */

@@ -1,7 +1,7 @@
 import { syncCheckpointKey, type CheckpointValue } from '../nango-server/checkpoints.js';
 import type { SyncScheduler } from '../nango-server/scheduler.js';
 import type { LocalStore } from '../nango-server/database.js';
-import type { RunLogLine, SyncRun } from '../nango-server/runs.js';
+import type { RunLogLine, RunTrigger, SyncRun } from '../nango-server/runs.js';
 import { durationText, timeText, type TimeText } from './format.js';
 import { runFigures, runProgress, type RunFigures, type RunProgress, type SummaryCounts } from './run-figures.js';
 
@@ -13,11 +13,19 @@ export interface RunCell {
     value: string;
 }
 
+/** What started a run, in a word or two for the table and a sentence for its tooltip. */
+export interface TriggerView {
+    key: RunTrigger | 'unknown';
+    label: string;
+    title: string;
+}
+
 export interface RunRow {
     runId: number;
     connectionId: string;
     syncName: string;
     kind: string;
+    trigger: TriggerView;
     /** `interrupted`: a success cut short at a checkpoint (NANGO_LOCAL_RUN_TIMEOUT_S), handing over to the next execution. */
     status: SyncRun['status'] | 'interrupted';
     started: TimeText | null;
@@ -42,21 +50,40 @@ export interface ProgressView extends RunProgress {
     text: string;
 }
 
-const COLUMNS: [keyof SummaryCounts, string][] = [
-    ['listed', 'Listed'],
-    ['detailsFetched', 'Details fetched'],
-    ['unchangedSkipped', 'Unchanged, skipped'],
-    ['prunedSkipped', 'Pruned, skipped'],
-    ['saved', 'Saved'],
-    ['deleted', 'Deleted'],
-    ['invalid', 'Invalid'],
-    ['failed', 'Failed'],
-    ['requests', 'Clari requests'],
-    ['retries', 'Retries'],
-    ['throttled', '429s']
+/** Each summary counter: a one-word header for the runs table (eleven of them share 1,280 px), and what it counts. */
+const COLUMNS: [keyof SummaryCounts, string, string][] = [
+    ['listed', 'Listed', 'Calls Clari listed'],
+    ['detailsFetched', 'Fetched', 'Details fetched'],
+    ['unchangedSkipped', 'Unchanged', 'Unchanged, skipped'],
+    ['prunedSkipped', 'Pruned', 'Pruned, skipped'],
+    ['saved', 'Saved', 'Saved'],
+    ['deleted', 'Deleted', 'Deleted'],
+    ['invalid', 'Invalid', 'Invalid'],
+    ['failed', 'Failed', 'Failed'],
+    ['requests', 'Requests', 'Clari requests'],
+    ['retries', 'Retries', 'Retries'],
+    ['throttled', '429s', 'Answered 429 (Too Many Requests)']
 ];
 
-export const RUN_COLUMNS = COLUMNS.map(([key, label]) => ({ key, label }));
+export const RUN_COLUMNS = COLUMNS.map(([key, label, title]) => ({ key, label, title }));
+
+const TRIGGERS: Record<RunTrigger, Omit<TriggerView, 'key'>> = {
+    schedule: { label: 'schedule', title: "The sync's schedule (runs: in nango.yaml) started it." },
+    api: { label: 'API trigger', title: 'POST /sync/trigger (nango.triggerSync) started it.' },
+    dashboard: { label: 'Run now', title: "This dashboard's Run now button started it." },
+    cli: { label: 'npm run sync', title: 'npm run sync started it.' },
+    handover: {
+        label: 'hand-over',
+        title: 'The execution before it was interrupted at a checkpoint; this one started at once from that checkpoint.'
+    }
+};
+
+export function triggerView(trigger: RunTrigger | null): TriggerView {
+    if (trigger === null) {
+        return { key: 'unknown', label: 'unknown', title: 'Recorded before the local Nango kept what started each run.' };
+    }
+    return { key: trigger, ...TRIGGERS[trigger] };
+}
 
 /** The page lines' counters that stand for a summary column while a run has no summary line. */
 function partialCount(figures: RunFigures, key: keyof SummaryCounts): number | null {
@@ -104,10 +131,11 @@ export function runRow(run: SyncRun, lines: readonly RunLogLine[], secrets: read
         connectionId: run.connectionId,
         syncName: run.syncName,
         kind: figures.kind ?? 'not known yet',
+        trigger: triggerView(run.trigger),
         status: run.interrupted ? 'interrupted' : run.status,
         started: timeText(run.startedAt),
         duration: `${durationText(end.getTime() - run.startedAt.getTime())}${run.finishedAt === null ? ' so far' : ''}`,
-        cells: COLUMNS.map(([key, label]) => {
+        cells: COLUMNS.map(([key, , label]) => {
             const value = summary ? summary[key] : partialCount(figures, key);
             return { key, label, value: value === null ? '–' : String(value) };
         }),
@@ -138,15 +166,20 @@ export function deletesNotice(figures: RunFigures): string | null {
     return null;
 }
 
+/** A time inside a sentence, written as every time on the pages is (with its zone). */
+function timeWords(date: Date): string {
+    return timeText(date)?.text ?? 'an unknown time';
+}
+
 /** What a paused run's `paused:` line says, for people. */
 export function pauseNotice(figures: RunFigures): string | null {
     const pause = figures.pause;
     if (!pause) {
         return null;
     }
-    const backfill = pause.backfilledTo ? ` The backfill has stored every call since ${pause.backfilledTo.toISOString()}.` : '';
+    const backfill = pause.backfilledTo ? ` The backfill has stored every call since ${timeWords(pause.backfilledTo)}.` : '';
     return pause.reason === 'budget'
-        ? `Paused by the weekly budget until ${pause.resumes.toISOString()}: this Clari week has cost ${pause.weekSpent} of ` +
+        ? `Paused by the weekly budget until ${timeWords(pause.resumes)}: this Clari week has cost ${pause.weekSpent} of ` +
               `${pause.budget} requests.${backfill} Runs until then keep what is stored current.`
         : `Paused: Clari kept refusing requests, so the workspace's other tools may have spent its week.${backfill} The next run tries again.`;
 }

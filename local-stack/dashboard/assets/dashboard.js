@@ -1,13 +1,14 @@
-// The dashboard's only script. It shows times in the viewer's time zone and, on a page with `data-live`,
+// The dashboard's only script. It adds each time in the viewer's own zone as its tooltip and, on a page with `data-live`,
 // asks /ui/live.json every few seconds how the running runs progress: their bars move in place, and the
 // page reloads when one of them ends (or, on the runs page, when a new run starts) to show the final figures.
 // Without it the pages still work; a live page then refreshes itself every few seconds (noscript).
 
+// The text stays UTC, as every time the pages write; the tooltip names the viewer's zone, e.g. "16:00:09 CET".
+const localTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'long' });
 for (const time of document.querySelectorAll('time[datetime]')) {
     const date = new Date(time.dateTime);
     if (!Number.isNaN(date.getTime())) {
-        time.title = time.textContent;
-        time.textContent = date.toLocaleString();
+        time.title = `Your time: ${localTime.format(date)}`;
     }
 }
 
