@@ -71,7 +71,7 @@ describe('a sync longer than one execution', () => {
         const stored = (await listStored(stack.store, target.connectionId)).map((record) => record.id);
         const deleted = (await target.control.mutate({ delete: stored.slice(100, 103) })).delete;
         // Slower lists: a reconciliation of 15 pages no longer fits in one execution.
-        await target.control.setLatency({ list: { minMs: 250, maxMs: 300 } });
+        await target.control.setLatency({ list: { minMs: 450, maxMs: 500 } });
         const cut = await runToCompletion({ ...ALWAYS_RECONCILE, maxRequestsPerSecond: 200 });
         expect(cut.interrupted.length).toBeGreaterThanOrEqual(1);
         const summaries = cut.logs.flatMap((lines) => {
