@@ -11,6 +11,7 @@ import {
     ownLines,
     repoRoot,
     runCommand,
+    runOutcomeIn,
     runSummaryIn,
     startCommand,
     tempDir,
@@ -99,7 +100,7 @@ describe('npm run sync, then the records through @nangohq/node', () => {
     it('stores exactly the non-private calls of the past year, pages them to the end, and follows changes', async () => {
         const first = await runCommand('npm', ['run', 'sync', '--', '--metadata', '{"maxRequestsPerSecond":500}'], env());
         expect(first.code, first.stderr).toBe(0);
-        expect(runSummaryIn(first.stdout)?.run, first.stdout).toBe('initial');
+        expect(runOutcomeIn(first.stdout)?.run, first.stdout).toBe('initial');
 
         const truth = await groundTruth(emulator);
         const { ids, runStart } = await readThroughClient(storeDir, async (nango, store) => ({
@@ -195,7 +196,7 @@ describe('npm start', () => {
         try {
             await waitFor(() => output.output().stdout.includes('Serving.'), 90_000, '"Serving." from npm start');
             const printed = output.output().stdout;
-            expect(runSummaryIn(printed), printed).toMatchObject({ run: 'initial', counts: { failed: 0 } });
+            expect(runOutcomeIn(printed), printed).toMatchObject({ run: 'initial', failed: 0 });
             expect(printed).toContain('curl -s -H "Authorization: Bearer local-dev-secret"');
             expect(printed).toContain('nango.listRecords(');
             expect(printed).toContain('npx nango dryrun calls local -e dev --auto-confirm');
@@ -286,7 +287,7 @@ describe('npm run sync beside a running npm run serve', () => {
         const result = await firstOutput.done;
         expect(result.code, result.stderr).toBe(0);
         expect(result.stdout).toMatch(/Syncing through the local Nango at http:\/\/127\.0\.0\.1:\d+/);
-        expect(runSummaryIn(result.stdout), result.stdout).toMatchObject({ run: 'initial', counts: { failed: 0 } });
+        expect(runOutcomeIn(result.stdout), result.stdout).toMatchObject({ run: 'initial', failed: 0 });
 
         const truth = await groundTruth(emulator);
         const final = await allIds(nango);
@@ -327,7 +328,7 @@ describe('npm run sync beside a running npm run serve', () => {
             ...ownConnection
         });
         expect(next.code, next.stderr).toBe(0);
-        expect(runSummaryIn(next.stdout)?.counts.failed, next.stdout).toBe(0);
+        expect(runOutcomeIn(next.stdout)?.failed, next.stdout).toBe(0);
     }, 120_000);
 });
 

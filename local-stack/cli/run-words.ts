@@ -51,17 +51,20 @@ function describeClari(summary: RunSummary): string[] {
 }
 
 function describeDeletes(method: DeleteMethod, deleted: number, withheld: number): string {
+    const howMany = deleted === 0 ? 'none' : count(deleted);
     switch (method) {
         case 'listRecords':
-            return `${count(deleted)}, found by comparing Clari's listing with the stored calls.`;
+            return `${howMany}; Clari's whole listing was compared with the stored calls.`;
         case 'previousExecutions':
-            return `${count(deleted)}, the stored calls this run did not see again.`;
+            return `${howMany}; the stored calls this run did not see again are the deleted ones.`;
         case 'skipped':
             return "none checked this run, because part of Clari's listing could not be read; a later run checks.";
         case 'withheld':
             return `${count(withheld)} withheld: more calls went missing from Clari's listing than a run may delete at once, so none was deleted.`;
         case 'none':
-            return `${count(deleted)} (Clari answered 404 for them); the full check against the store runs with the next reconciliation.`;
+            return deleted === 0
+                ? "none; this run did not compare the store with Clari's whole listing (a reconciliation does)."
+                : `${howMany} that Clari answered 404 for; the store is compared with Clari's whole listing at a reconciliation.`;
     }
 }
 

@@ -54,6 +54,25 @@ export function runSummaryIn(stdout: string): RunSummary | undefined {
     return undefined;
 }
 
+/**
+ * How a run went, read from the plain words npm start and npm run sync print (run-words.ts): the run's kind,
+ * the calls Clari failed to serve, and whether it paused. Undefined when no run said it was done.
+ */
+export function runOutcomeIn(stdout: string): { run: string; failed: number; paused: boolean } | undefined {
+    const lines = stripVTControlCharacters(stdout).split('\n');
+    const done = lines.findLastIndex((line) => /^\w+ run done in /.test(line));
+    if (done === -1) {
+        return undefined;
+    }
+    const own = lines.slice(done, lines.findIndex((line, index) => index > done && line.startsWith('Record store: ')) + 1 || undefined);
+    const failed = /(\d[\d,]*) calls? Clari failed to serve/.exec(own.join('\n'))?.[1];
+    return {
+        run: (lines[done] ?? '').split(' ')[0]?.toLowerCase() ?? '',
+        failed: failed === undefined ? 0 : Number(failed.replaceAll(',', '')),
+        paused: own.some((line) => line.startsWith('Paused: '))
+    };
+}
+
 /** stderr without npm's own notices, which depend on the machine's npm configuration. */
 export function ownLines(text: string): string[] {
     return text.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('npm '));
