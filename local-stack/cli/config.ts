@@ -38,6 +38,11 @@ const onOff = (fallback: boolean) =>
             .transform((value) => ['1', 'true', 'on', 'yes'].includes(value))
             .default(fallback)
     );
+const weeklyQuotaSchema = z.coerce.number().int().min(0);
+
+// Clari's weekly quota in the emulator npm start runs (unset: none), to watch the sync pause at its budget.
+const weeklyQuotaVariable = z.preprocess(blankAsUndefined, weeklyQuotaSchema.optional());
+
 const port = (fallback: number) => z.preprocess(blankAsUndefined, z.coerce.number().int().min(1).max(65535).default(fallback));
 
 const envSchema = z.object({
@@ -47,8 +52,7 @@ const envSchema = z.object({
     CLARI_EMULATOR_PORT: port(3004),
     CLARI_EMULATOR_API_KEY: optionalString,
     CLARI_EMULATOR_API_PASSWORD: optionalString,
-    // Clari's weekly quota in the emulator npm start runs (unset: none), to watch the sync pause at its budget.
-    CLARI_EMULATOR_WEEKLY_QUOTA: z.preprocess(blankAsUndefined, z.coerce.number().int().min(0).optional()),
+    CLARI_EMULATOR_WEEKLY_QUOTA: weeklyQuotaVariable,
     NANGO_LOCAL_PORT: port(3003),
     NANGO_SECRET_KEY_DEV: z.preprocess(blankAsUndefined, z.string().default(DEFAULT_SECRET_KEY)),
     NANGO_LOCAL_DB: z.preprocess(blankAsUndefined, z.string().default(DEFAULT_STORE_DIR)),
@@ -197,28 +201,52 @@ export function parseMetadata(inline: string | undefined, file: string | undefin
     return asObject.data;
 }
 
+export interface SyncFlags {
+    help: false;
+    metadata: Record<string, unknown> | undefined;
+    /** `--weekly-quota`, for the commands that allow it; undefined when not given. */
+    weeklyQuota: number | undefined;
+}
+
 /**
- * The flags `npm start` and `npm run sync` share: `--metadata`, `--metadata-file` and `--help`.
- * With `--help` it prints `usage` and returns `{ help: true }`; the command then has nothing more to do.
+ * The flags `npm start` and `npm run sync` share: `--metadata`, `--metadata-file` and `--help`, and with
+ * `withWeeklyQuota` npm start's `--weekly-quota`. With `--help` it prints `usage` and returns `{ help: true }`;
+ * the command then has nothing more to do.
  */
-export function parseSyncFlags(
-    argv: string[],
-    usage: string
-): { help: true } | { help: false; metadata: Record<string, unknown> | undefined } {
-    let values: { metadata?: string | undefined; 'metadata-file'?: string | undefined; help?: boolean | undefined };
+export function parseSyncFlags(argv: string[], usage: string, { withWeeklyQuota = false } = {}): { help: true } | SyncFlags {
+    let values: {
+        metadata?: string | undefined;
+        'metadata-file'?: string | undefined;
+        'weekly-quota'?: string | undefined;
+        help?: boolean | undefined;
+    };
     try {
         ({ values } = parseArgs({
             args: argv,
-            options: { metadata: { type: 'string' }, 'metadata-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+            options: {
+                metadata: { type: 'string' },
+                'metadata-file': { type: 'string' },
+                'weekly-quota': { type: 'string' },
+                help: { type: 'boolean', short: 'h' }
+            },
             strict: true,
             allowPositionals: false
         }));
     } catch (error) {
         throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
     }
+    if (!withWeeklyQuota && values['weekly-quota'] !== undefined) {
+        throw new ConfigError(`Unknown option '--weekly-quota': only npm start runs an emulator with a quota\n${usage}`);
+    }
     if (values.help) {
         console.log(usage);
         return { help: true };
     }
-    return { help: false, metadata: parseMetadata(values.metadata, values['metadata-file']) };
+    const quota = values['weekly-quota'] === undefined ? undefined : weeklyQuotaSchema.safeParse(values['weekly-quota']);
+    if (quota?.success === false) {
+        throw new ConfigError(
+            `--weekly-quota must be a whole number of requests, 0 or more (Clari's is 100000), not '${values['weekly-quota']}'`
+        );
+    }
+    return { help: false, metadata: parseMetadata(values.metadata, values['metadata-file']), weeklyQuota: quota?.data };
 }

@@ -1,5 +1,7 @@
+import { stripVTControlCharacters } from 'node:util';
+import { Nango } from '@nangohq/node';
 import { describe, expect, it } from 'vitest';
-import { cleanEnv, collect, freePort, ownLines, runCommand, startCommand, tempDir, waitFor } from './test-helpers.js';
+import { cleanEnv, collect, freePort, ownLines, runCommand, runOutcomeIn, startCommand, tempDir, waitFor } from './test-helpers.js';
 
 /*
  * `npm start` as a newcomer restarts it: on a store that already synced, it says when the next run is and prints
@@ -51,3 +53,73 @@ describe('npm start, restarted on the same store', () => {
         expect(took, `npm start took ${took} ms to stop after Ctrl-C`).toBeLessThan(IDLE_STOP_BOUND_MS);
     }, 240_000);
 });
+
+describe('npm start with --weekly-quota', () => {
+    it('pauses the backfill at the week, moves to the next simulated Clari week, and completes it there exactly', async () => {
+        const ports = { nango: await freePort(), emulator: await freePort() };
+        const env = cleanEnv({
+            NANGO_LOCAL_PORT: String(ports.nango),
+            CLARI_EMULATOR_PORT: String(ports.emulator),
+            REFERENCE_APP_PORT: String(await freePort()),
+            NANGO_LOCAL_DB: tempDir('weeks-')
+        });
+        // About 180 calls: the 150-request budget that a 300-request quota gives takes two weeks for them.
+        const child = startCommand('npm', ['start', '--', '--weekly-quota', '300', '--metadata', '{"backfillDays":40}'], env);
+        const output = collect(child);
+        try {
+            await waitFor(() => output.output().stdout.includes('Serving.'), 180_000, 'npm start to finish the backfill and serve');
+            const printed = stripVTControlCharacters(output.output().stdout);
+            expect(printed).toContain("the sync's weeklyRequestBudget is 150");
+            expect(printed).toMatch(
+                /paused by the weekly budget until \d{4}-\d{2}-\d{2}T00:00:00\.000Z \(\d+ of 150 requests this Clari week\)/
+            );
+            expect(printed).toMatch(
+                /Simulated Clari week 2: the emulator's and the sync's clocks now read \d{4}-\d{2}-\d{2}T00:01:00\.000Z/
+            );
+            // The run that ended the first run's wait is the one that finished the backfill.
+            expect(runOutcomeIn(printed), printed).toMatchObject({ run: 'initial', failed: 0, paused: false });
+
+            // What the last run covered, on the simulated clock; SCHEDULED calls later than that are not due yet.
+            const lastStart = [...printed.matchAll(/^Starting \w+ run: (.+)$/gm)].at(-1)?.[1] ?? '';
+            const windows = [...lastStart.matchAll(/calls between (\S+) and ([^,;\s]+)/g)];
+            const oldest = Math.min(...windows.map((match) => Date.parse(match[1] ?? '')));
+            const newest = Math.max(...windows.map((match) => Date.parse(match[2] ?? '')));
+            const truth = await truthBetween(`http://127.0.0.1:${ports.emulator}`, oldest, newest);
+            expect(truth.length).toBeGreaterThan(100);
+            expect(await storedIds(`http://127.0.0.1:${ports.nango}`)).toEqual(truth);
+        } finally {
+            process.kill(-(child.pid ?? 0), 'SIGINT');
+            await output.done;
+        }
+    }, 300_000);
+});
+
+/** The emulator's non-private calls from `since` to before `until`, sorted ids. */
+async function truthBetween(emulatorUrl: string, since: number, until: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let offset: number | undefined = 0; offset !== undefined;) {
+        const response = await fetch(`${emulatorUrl}/_control/calls?details=false&offset=${offset}&limit=1000`);
+        const page = (await response.json()) as { calls: { id: string; time: string }[]; nextOffset?: number };
+        ids.push(...page.calls.filter((call) => Date.parse(call.time) >= since && Date.parse(call.time) < until).map((call) => call.id));
+        offset = page.nextOffset;
+    }
+    return ids.sort();
+}
+
+async function storedIds(nangoUrl: string): Promise<string[]> {
+    const nango = new Nango({ secretKey: 'local-dev-secret', host: nangoUrl });
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+        const page: { records: { id: string | number }[]; next_cursor: string | null } = await nango.listRecords({
+            providerConfigKey: 'clari-copilot',
+            connectionId: 'local',
+            model: 'Call',
+            limit: 1000,
+            ...(cursor ? { cursor } : {})
+        });
+        ids.push(...page.records.map((record) => String(record.id)));
+        cursor = page.next_cursor;
+    } while (cursor);
+    return ids.sort();
+}

@@ -1,3 +1,4 @@
+import { Nango } from '@nangohq/node';
 import { dashboard } from '../dashboard/index.js';
 import { DEFAULT_CREDENTIALS, startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
 import { openStore, startNangoServer, type LocalStore } from '../nango-server/index.js';
@@ -23,14 +24,18 @@ import { SyncProgress } from './progress.js';
 import { describeRun } from './run-words.js';
 import { startAppBeside } from './reference-app.js';
 import { registerConnection } from './session.js';
+import { budgetForQuota, SimulatedWeeks } from './simulated-weeks.js';
 import { untilInterrupted } from './signals.js';
 
-const USAGE = `npm start -- [--metadata '<json>' | --metadata-file <path>]
+const USAGE = `npm start -- [--metadata '<json>' | --metadata-file <path>] [--weekly-quota <requests>]
 
 Starts the Clari Copilot emulator (or uses the real API when CLARI_API_KEY and CLARI_API_PASSWORD are
 set) and the local Nango on NANGO_LOCAL_PORT, deploys nango-integrations/ to it with the pinned nango
 CLI (nango deploy), and lets it run the deployed calls sync now and then on its schedule (nango.yaml).
---metadata is saved as the connection's metadata, which the sync reads. Ctrl-C stops everything.`;
+--metadata is saved as the connection's metadata, which the sync reads. --weekly-quota (or
+CLARI_EMULATOR_WEEKLY_QUOTA) gives the emulated workspace Clari's weekly quota, and the sync half of it
+as its weeklyRequestBudget unless --metadata sets one; when a run pauses for the week, the emulator's
+and the sync's clocks move to the next Clari week and the backfill resumes. Ctrl-C stops everything.`;
 
 /** How long Ctrl-C waits for a run in progress before the store closes under it (the run is then recorded as failed). */
 const STOP_GRACE_MS = 5_000;
@@ -40,12 +45,13 @@ let onScreen: SyncProgress | null = null;
 
 runCommand('start', async () => {
     loadDotEnv();
-    const flags = parseSyncFlags(process.argv.slice(2), USAGE);
+    const flags = parseSyncFlags(process.argv.slice(2), USAGE, { withWeeklyQuota: true });
     if (flags.help) {
         return;
     }
     const { metadata } = flags;
     const env = readEnv();
+    const weeklyQuota = flags.weeklyQuota ?? env.CLARI_EMULATOR_WEEKLY_QUOTA;
     // Before anything listens: a second `npm start` would otherwise fail on whichever port it reaches first.
     await refuseIfAlreadyRunning(env.NANGO_LOCAL_PORT);
     // Listening from the start, so a Ctrl-C during the first run stops everything as cleanly as one later.
@@ -58,6 +64,7 @@ runCommand('start', async () => {
     });
 
     let emulator: RunningClariEmulator | null = null;
+    let weeks: SimulatedWeeks | null = null;
     let clari: ClariTarget | null = realClariTarget(env);
     if (clari) {
         console.log(`Using the real Clari Copilot API at ${clari.baseUrl}.`);
@@ -71,10 +78,9 @@ runCommand('start', async () => {
             host: '127.0.0.1',
             ...credentials,
             // A spent week answers 429 with a Retry-After to the next week, which the sync takes as a pause.
-            ...(env.CLARI_EMULATOR_WEEKLY_QUOTA === undefined
-                ? {}
-                : { weeklyQuota: env.CLARI_EMULATOR_WEEKLY_QUOTA, quota: { retryAfter: 'next-week' } })
+            ...(weeklyQuota === undefined ? {} : { weeklyQuota, quota: { retryAfter: 'next-week' } })
         });
+        weeks = weeklyQuota === undefined || weeklyQuota === 0 ? null : new SimulatedWeeks(emulator);
         clari = { baseUrl: emulator.url, ...credentials };
         const dataset = emulator.state.describe();
         console.log(
@@ -110,7 +116,21 @@ runCommand('start', async () => {
                 store,
                 clariBaseUrl: clari.baseUrl,
                 timeoutMs: runTimeoutMs(env),
-                observe: (job) => showRun(job, firstRunEnded)
+                ...(weeks ? { now: weeks.now } : {}),
+                observe: (job) =>
+                    showRun(job, (ended) => {
+                        if (ended.paused && weeks && !stopping) {
+                            if (ended.listed > 0) {
+                                startNextWeek(weeks, job);
+                                return;
+                            }
+                            // Another week would pause the same way: nothing would ever move.
+                            console.log('The run paused before it listed a single call; the quota is too small to simulate weeks with.');
+                            firstRunEnded();
+                        } else {
+                            firstRunEnded();
+                        }
+                    })
             })
         ),
         onJobError: (job, error) => {
@@ -128,6 +148,9 @@ runCommand('start', async () => {
         await registerConnection(store, env.NANGO_CONNECTION_ID, clari);
         if (metadata) {
             await store.connections.setMetadata(env.NANGO_CONNECTION_ID, PROVIDER_CONFIG_KEY, metadata);
+        }
+        if (weeks && weeklyQuota !== undefined) {
+            await fitBudgetToQuota(store, env.NANGO_CONNECTION_ID, weeklyQuota);
         }
         console.log(`Local Nango on ${server.url}, store ${env.NANGO_LOCAL_DB}, connection ${env.NANGO_CONNECTION_ID}.`);
         console.log(`Dashboard: ${server.url}/ (runs as they go, their logs, the synced calls and their transcripts).`);
@@ -170,6 +193,21 @@ runCommand('start', async () => {
     await interrupted;
     await stopAll();
 
+    /** After a run paused for the week: both clocks to the next Clari week, and the sync again, as Run now would. */
+    function startNextWeek(simulated: SimulatedWeeks, job: SyncJob): void {
+        const at = simulated.advance();
+        console.log(
+            `\nSimulated Clari week ${simulated.week}: the emulator's and the sync's clocks now read ${at.toISOString()}, ` +
+                `as if the week had passed (the store and the schedule keep the real clock). Running ${job.flow.name} again.`
+        );
+        new Nango({ secretKey: env.NANGO_SECRET_KEY_DEV, host: server.url })
+            .triggerSync(job.flow.providerConfigKey, [job.flow.name], job.connectionId)
+            .catch((error: unknown) => {
+                console.error(`could not start the next simulated week's run: ${describeFailure(error)}`);
+                firstRunEnded();
+            });
+    }
+
     async function stopAll(): Promise<void> {
         // A run cut short here is recorded as failed, so lastSyncDate stays where it was.
         let grace: NodeJS.Timeout | undefined;
@@ -186,6 +224,24 @@ runCommand('start', async () => {
         await store.close();
     }
 });
+
+/**
+ * With an emulated quota, the sync's weekly budget in the default's proportion unless the connection's metadata
+ * already sets one, so that the backfill pauses at its own budget rather than at Clari's refusals.
+ */
+async function fitBudgetToQuota(store: LocalStore, connectionId: string, quota: number): Promise<void> {
+    const connection = await store.connections.getConnection(connectionId, PROVIDER_CONFIG_KEY);
+    const budget = budgetForQuota(quota);
+    if (connection?.metadata?.['weeklyRequestBudget'] !== undefined || budget === null) {
+        console.log(`Emulated Clari quota: ${quota} requests a week.`);
+        return;
+    }
+    await store.connections.updateMetadata(connectionId, PROVIDER_CONFIG_KEY, { weeklyRequestBudget: budget });
+    console.log(
+        `Emulated Clari quota: ${quota} requests a week; the sync's weeklyRequestBudget is ${budget}, half of it, ` +
+            `as the default is half of Clari's 100,000 (--metadata '{"weeklyRequestBudget":N}' sets another).`
+    );
+}
 
 /** Holds each run until this start's deploy is done, then runs the flow it deployed rather than the one stored before. */
 function afterDeploy(deployed: Promise<void>, store: LocalStore, run: RunJob): RunJob {
@@ -212,8 +268,11 @@ function localTime(date: Date | null | undefined): string {
     })}`;
 }
 
-/** A progress display for each scheduled run; `onFirstEnd` learns when the first one has ended, well or not. */
-function showRun(job: SyncJob, onFirstEnd: () => void): RunObserver {
+/**
+ * A progress display for each scheduled run; `onEnd` learns when one has ended, well or not, and whether it
+ * paused (the weekly budget, or Clari refusing) before it was done.
+ */
+function showRun(job: SyncJob, onEnd: (ended: { paused: boolean; listed: number }) => void): RunObserver {
     const progress = new SyncProgress();
     onScreen = progress;
     console.log(
@@ -236,7 +295,7 @@ function showRun(job: SyncJob, onFirstEnd: () => void): RunObserver {
             } else {
                 console.error(`sync failed: ${describeFailure(outcome.error)}`);
             }
-            onFirstEnd();
+            onEnd({ paused: 'result' in outcome && progress.summary?.paused != null, listed: progress.summary?.counts.listed ?? 0 });
         }
     };
 }

@@ -19,6 +19,8 @@ export interface DeployedRunnerOptions {
     observe?: ((job: SyncJob) => RunObserver) | undefined;
     /** NANGO_LOCAL_RUN_TIMEOUT_S in milliseconds; undefined for no limit. */
     timeoutMs?: number | undefined;
+    /** The sync's clock inside its sandbox (default: the real one), for simulated weeks. */
+    now?: (() => number) | undefined;
 }
 
 /**
@@ -32,7 +34,11 @@ export function deployedSyncRunner(options: DeployedRunnerOptions): RunJob {
         const key = `${job.flow.providerConfigKey}/${job.flow.name}@${job.flow.deployedAt.toISOString()}`;
         let entry = loaded.get(key);
         if (!entry) {
-            entry = loadBundledSync(job.flow.js, `${job.flow.name}-${job.flow.providerConfigKey}.js`);
+            entry = loadBundledSync(
+                job.flow.js,
+                `${job.flow.name}-${job.flow.providerConfigKey}.js`,
+                options.now ? { now: options.now } : {}
+            );
             loaded.set(key, entry);
         }
         return entry;
