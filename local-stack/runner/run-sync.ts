@@ -93,6 +93,7 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
 
     const limit = new ExecutionLimit(options.timeoutMs);
     let killed: ExecutionKilledError | undefined;
+    let ended = false;
     let interruption: RunInterruptedError | undefined;
     const runCheckpoints = new RunCheckpoints(persist, { connectionId, providerConfigKey, key: syncCheckpointKey(syncName) });
     const local = new LocalNangoSync({
@@ -101,6 +102,10 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
         assertAlive: () => {
             if (killed) {
                 throw killed;
+            }
+            if (ended) {
+                // As on Nango, an execution that has returned runs nothing more: work the script left behind stops here.
+                throw new Error('the run has ended');
             }
         },
         onInterrupt: (error) => {
@@ -122,7 +127,7 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
 
     const started = performance.now();
     // The script is not awaited past 95%: what it does after that is refused by assertAlive.
-    const ended = await Promise.race([
+    const outcome = await Promise.race([
         options.fetchData(nango).then(
             () => ({ error: undefined }),
             (error: unknown) => ({ error })
@@ -132,17 +137,18 @@ export async function runSync(options: RunSyncOptions): Promise<RunSyncResult> {
             return { error };
         })
     ]);
+    ended = true;
     limit.stop();
     clearInterval(heartbeat);
     const checkpoints = runCheckpoints.range();
-    const isInterrupted = ended.error !== undefined && ended.error === interruption;
-    if (ended.error !== undefined && !isInterrupted) {
-        const message = errorMessage(ended.error);
+    const isInterrupted = outcome.error !== undefined && outcome.error === interruption;
+    if (outcome.error !== undefined && !isInterrupted) {
+        const message = errorMessage(outcome.error);
         await flushLogs();
         await persist.finishRun(run.runId, 'failed', message, { checkpoints, initial: lastSyncDate === undefined });
         emit({ type: 'run-end', runId: run.runId, status: 'failed', durationMs: performance.now() - started, counts, error: message });
         // eslint-disable-next-line @typescript-eslint/only-throw-error -- the sync's own error, rethrown unchanged as callers expect
-        throw ended.error;
+        throw outcome.error;
     }
     if (isInterrupted) {
         emit({ type: 'log', level: 'info', message: interruption?.message ?? 'interrupted' });

@@ -29,31 +29,57 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], limit: numbe
  * Runs `work` for each item of `source` with at most `limit` items in progress, pulling the next item
  * as soon as a slot frees. Used for list pages: while one page finishes its last detail requests and
  * saves, the next page is already listed and its details are queued, so the rate limiter never idles.
- * On failure it waits for the work in progress to settle, then rethrows the first error.
+ * On failure it starts nothing more and stops waiting for the source at once (the item being fetched is
+ * dropped, so a run Nango interrupts at a checkpoint hands over without waiting for one more list page);
+ * the work in progress settles, so what it fetched is saved, and then the first error is thrown.
  */
 export async function forEachConcurrently<T>(source: AsyncIterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+    const iterator = source[Symbol.asyncIterator]();
     const inProgress = new Set<Promise<void>>();
     const failures: unknown[] = [];
+    let failed: () => void = () => undefined;
+    const firstFailure = new Promise<'failed'>((resolve) => {
+        failed = () => {
+            resolve('failed');
+        };
+    });
+    let pending: Promise<IteratorResult<T>> | null = null;
+    let exhausted = false;
     try {
-        for await (const item of source) {
-            const task: Promise<void> = work(item).then(
+        while (failures.length === 0) {
+            pending = iterator.next();
+            const next = await Promise.race([pending, firstFailure]);
+            if (next === 'failed') {
+                break;
+            }
+            pending = null;
+            if (next.done === true) {
+                exhausted = true;
+                break;
+            }
+            const task: Promise<void> = work(next.value).then(
                 () => {
                     inProgress.delete(task);
                 },
                 (error: unknown) => {
                     inProgress.delete(task);
                     failures.push(error);
+                    failed();
                 }
             );
             inProgress.add(task);
             if (inProgress.size >= limit) {
                 await Promise.race(inProgress);
             }
-            if (failures.length > 0) {
-                break;
-            }
         }
     } finally {
+        if (pending !== null) {
+            // Abandoned mid-fetch: nobody takes that item, and the source closes once it has it.
+            pending.catch(() => undefined);
+            iterator.return?.().catch(() => undefined);
+        } else if (!exhausted) {
+            await iterator.return?.();
+        }
         await Promise.all(inProgress);
     }
     if (failures.length > 0) {
