@@ -1,8 +1,14 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { openStore, type LocalStore } from './database.js';
 import { SyncAlreadyRunningError } from './runs.js';
 import { makeTempDir } from './test-helpers.js';
+
+const CRASH_CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 
 describe('runs', () => {
     const tmp = makeTempDir('runs-test');
@@ -73,5 +79,26 @@ describe('runs', () => {
         ]);
         expect(await store.runs.runLogs(run.runId + 1000)).toEqual([]);
         await store.runs.finishRun(run.runId, 'success');
+    });
+});
+
+describe('run numbers after a crash', () => {
+    const tmp = makeTempDir('runs-crash-test');
+
+    afterAll(() => {
+        tmp.cleanup();
+    });
+
+    it('numbers the next run after the last one recorded, even when the process holding the store was killed', async () => {
+        const child = spawn(process.execPath, ['--import', 'tsx', CRASH_CHILD, tmp.dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+        const [, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+        expect(signal).toBe('SIGKILL');
+        const store = await openStore({ dir: tmp.dir });
+        try {
+            const next = await store.runs.startRun('conn-crash', 'calls', { pid: process.pid });
+            expect(next.runId).toBe(2);
+        } finally {
+            await store.close();
+        }
     });
 });

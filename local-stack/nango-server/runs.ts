@@ -203,9 +203,13 @@ export function createRunsStore(db: PGlite): RunsStore {
                     ]);
                 }
                 const last = await tx.query<{ started_at: Date }>(LAST_SUCCESS, [connectionId, syncName]);
+                // Numbered after the last run rather than by the id sequence, which jumps by 32 when the process
+                // holding the store was killed (Postgres logs sequence values ahead): run #1 is followed by #2.
+                // The store has one writer (its lock), so no other insert can take the same number.
                 const res = await tx.query<{ id: number; started_at: Date }>(
-                    `INSERT INTO sync_runs (connection_id, sync_name, started_at, heartbeat_at, status, runner, started_by)
-                     VALUES ($1, $2, now(), now(), 'running', $3::jsonb, $4) RETURNING id, started_at`,
+                    `INSERT INTO sync_runs (id, connection_id, sync_name, started_at, heartbeat_at, status, runner, started_by)
+                     VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM sync_runs), $1, $2, now(), now(), 'running', $3::jsonb, $4)
+                     RETURNING id, started_at`,
                     [connectionId, syncName, JSON.stringify(runner), trigger ?? null]
                 );
                 const row = res.rows[0];
