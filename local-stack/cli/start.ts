@@ -118,19 +118,25 @@ runCommand('start', async () => {
                 timeoutMs: runTimeoutMs(env),
                 ...(weeks ? { now: weeks.now } : {}),
                 observe: (job) =>
-                    showRun(job, (ended) => {
-                        if (ended.paused && weeks && !stopping) {
-                            if (ended.listed > 0) {
-                                startNextWeek(weeks, job);
-                                return;
+                    showRun(
+                        job,
+                        () => stopping,
+                        (ended) => {
+                            if (ended.paused && weeks && !stopping) {
+                                if (ended.listed > 0) {
+                                    startNextWeek(weeks, job);
+                                    return;
+                                }
+                                // Another week would pause the same way: nothing would ever move.
+                                console.log(
+                                    'The run paused before it listed a single call; the quota is too small to simulate weeks with.'
+                                );
+                                firstRunEnded();
+                            } else {
+                                firstRunEnded();
                             }
-                            // Another week would pause the same way: nothing would ever move.
-                            console.log('The run paused before it listed a single call; the quota is too small to simulate weeks with.');
-                            firstRunEnded();
-                        } else {
-                            firstRunEnded();
                         }
-                    })
+                    )
             })
         ),
         onJobError: (job, error) => {
@@ -270,9 +276,10 @@ function localTime(date: Date | null | undefined): string {
 
 /**
  * A progress display for each scheduled run; `onEnd` learns when one has ended, well or not, and whether it
- * paused (the weekly budget, or Clari refusing) before it was done.
+ * paused (the weekly budget, or Clari refusing) before it was done. A run that Ctrl-C cuts short fails on the
+ * store closing under it, which is no news: it says what the next start does instead.
  */
-function showRun(job: SyncJob, onEnd: (ended: { paused: boolean; listed: number }) => void): RunObserver {
+function showRun(job: SyncJob, stopping: () => boolean, onEnd: (ended: { paused: boolean; listed: number }) => void): RunObserver {
     const progress = new SyncProgress();
     onScreen = progress;
     console.log(
@@ -292,6 +299,8 @@ function showRun(job: SyncJob, onEnd: (ended: { paused: boolean; listed: number 
                     console.log(handOverLine(outcome.result));
                     return;
                 }
+            } else if (stopping()) {
+                console.log('The run was cut short: what it saved is kept, and the next `npm start` resumes from its last checkpoint.');
             } else {
                 console.error(`sync failed: ${describeFailure(outcome.error)}`);
             }
