@@ -43,7 +43,9 @@ export class CallCopy {
 
     /** `dir` undefined keeps the copy in memory (tests); a folder keeps it across restarts. */
     static async open(dir?: string): Promise<CallCopy> {
-        const db = dir === undefined ? new PGlite() : new PGlite(dir);
+        // Small buffers: a copy of calls needs few, and PGlite's default 128 MB stays resident for good.
+        const settings = { postgresqlconf: ['shared_buffers = 16MB', 'wal_buffers = 1MB'] };
+        const db = dir === undefined ? new PGlite(settings) : new PGlite(dir, settings);
         await db.exec(`
             CREATE TABLE IF NOT EXISTS calls (
                 id text PRIMARY KEY,

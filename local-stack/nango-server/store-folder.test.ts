@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { openStore } from './database.js';
-import { restrictToOwner, StoreDamagedError } from './store-folder.js';
+import { openDatabase, restrictToOwner, StoreDamagedError } from './store-folder.js';
 import { makeTempDir } from './test-helpers.js';
 
 interface Entry {
@@ -155,5 +155,28 @@ describe('damaged store', () => {
         expect(message).not.toContain('\n');
         // The failed open let go of the lock: trying again gives the same answer, not "in use".
         await expect(openStore({ dir })).rejects.toBeInstanceOf(StoreDamagedError);
+    });
+});
+
+describe('the store database', () => {
+    const tmp = makeTempDir('store-settings-test');
+
+    afterAll(() => {
+        tmp.cleanup();
+    });
+
+    it('keeps its Postgres buffers small, a fresh folder and a reopened one alike', async () => {
+        for (let open = 0; open < 2; open++) {
+            const db = await openDatabase(tmp.dir, 'pgdata');
+            const result = await db.query<{ name: string; setting: string; unit: string }>(
+                "SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'wal_buffers') ORDER BY name"
+            );
+            await db.close();
+            // Both are counted in 8 kB pages: 16 MB and 1 MB.
+            expect(result.rows).toEqual([
+                { name: 'shared_buffers', setting: '2048', unit: '8kB' },
+                { name: 'wal_buffers', setting: '128', unit: '8kB' }
+            ]);
+        }
     });
 });
