@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmulatorControl } from '../e2e/emulator-client.js';
 import { startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
 import { openStore, startNangoServer, type LocalStore, type RunningNangoServer } from '../nango-server/index.js';
 import { DEFAULT_SECRET_KEY } from './config.js';
@@ -22,12 +23,7 @@ describe('the printed hints, run as printed', () => {
         emulator = await startClariEmulator({ port: 0, calls: 2000, seed: 42, rate: 0 });
         // The dry-run hint covers the last day, which the dataset leaves empty on most weekends (the CLI prints no
         // results then): three calls that just ended fill it on any day.
-        const added = await fetch(`${emulator.url}/_control/mutate`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ add: 3 })
-        });
-        expect(added.status).toBe(200);
+        await new EmulatorControl(emulator.url).mutate({ add: 3 });
         store = await openStore({ dir: tempDir('hints-') });
         server = await startNangoServer({ store, secretKey: DEFAULT_SECRET_KEY, port: 0, clariBaseUrl: emulator.url });
         await store.connections.upsertConnection({
