@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { dashboard } from '../dashboard/index.js';
-import { openStore, startNangoServer } from '../nango-server/index.js';
+import { openStoreInThread, startNangoServer } from '../nango-server/index.js';
 import {
     autoPruneFromEnv,
     CLARI_API_URL,
@@ -29,7 +29,7 @@ runCommand('serve', async () => {
     const env = readEnv();
     await refuseIfAlreadyRunning(env.NANGO_LOCAL_PORT);
     const clari = realClariTarget(env);
-    const store = await openStore({ dir: env.NANGO_LOCAL_DB });
+    const store = await openStoreInThread({ dir: env.NANGO_LOCAL_DB });
     try {
         if (clari) {
             // As `npm start` does: deploy, trigger and list then work on `serve` alone.

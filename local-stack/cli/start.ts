@@ -1,7 +1,7 @@
 import { Nango } from '@nangohq/node';
 import { dashboard } from '../dashboard/index.js';
 import { DEFAULT_CREDENTIALS, startClariEmulator, type RunningClariEmulator } from '../emulator/index.js';
-import { openStore, startNangoServer, type LocalStore } from '../nango-server/index.js';
+import { openStoreInThread, startNangoServer, type LocalStore } from '../nango-server/index.js';
 import { parseRuns, type RunJob, type RunJobResult, type SyncJob } from '../nango-server/scheduler.js';
 import { deployedSyncRunner, type RunObserver } from '../runner/deployed-runner.js';
 import { handOverLine } from '../runner/run-chain.js';
@@ -99,7 +99,7 @@ runCommand('start', async () => {
         deployDone = resolve;
     });
     const beside = await startAppBeside(env);
-    const store = await openStore({ dir: env.NANGO_LOCAL_DB });
+    const store = await openStoreInThread({ dir: env.NANGO_LOCAL_DB });
     const server = await startNangoServer({
         store,
         secretKey: env.NANGO_SECRET_KEY_DEV,

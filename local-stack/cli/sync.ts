@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-import { openStore } from '../nango-server/index.js';
+import { openStoreInThread } from '../nango-server/index.js';
 import {
     createHttpPersist,
     createServerProxy,
@@ -99,7 +99,7 @@ async function syncWithOwnStore(env: LocalEnv, metadata: Record<string, unknown>
         );
     }
     await deployedSync();
-    const store = await openStore({ dir: env.NANGO_LOCAL_DB });
+    const store = await openStoreInThread({ dir: env.NANGO_LOCAL_DB });
     const proxy = directProxy(clari);
     // With no local Nango to send them, this process sends the run's webhooks itself, and waits for them before it exits.
     const settings = webhookSettingsFromEnv(env, (line) => {

@@ -21,6 +21,7 @@ export {
     type StartNangoServerOptions
 } from './server.js';
 export { openStore, DEFAULT_STORE_DIR, StoreInUseError, type LocalStore, type OpenStoreOptions } from './database.js';
+export { openStoreInThread, StoreThreadStoppedError } from './store-thread.js';
 export {
     InvalidCursorError,
     type ListRecordsQuery,

@@ -1,0 +1,65 @@
+import { parentPort, workerData } from 'node:worker_threads';
+
+import { openStore, type LocalStore } from './database.js';
+import { isRemoteMethod, serializeError, type FromStoreThread, type StoreThreadOptions, type ToStoreThread } from './store-protocol.js';
+
+/**
+ * The store's own thread (started by store-thread.ts): it opens the store and answers calls one message at a
+ * time, so that PGlite's synchronous work never stalls the thread serving the API and the Clari proxy.
+ */
+
+if (!parentPort) {
+    throw new Error('store-worker.ts runs as a worker thread; use openStoreInThread');
+}
+const port = parentPort;
+const send = (message: FromStoreThread): void => {
+    port.postMessage(message);
+};
+
+function serve(store: LocalStore): void {
+    store.runs.onRunFinished((run) => {
+        send({ kind: 'run-finished', run });
+    });
+    port.on('message', (message: ToStoreThread) => {
+        if (message.kind === 'close') {
+            port.removeAllListeners('message');
+            store.close().then(
+                () => {
+                    send({ kind: 'closed' });
+                },
+                (err: unknown) => {
+                    send({ kind: 'closed', error: serializeError(err) });
+                }
+            );
+            return;
+        }
+        if (!isRemoteMethod(message.area, message.method)) {
+            send({
+                kind: 'failure',
+                id: message.id,
+                error: serializeError(new TypeError(`the store has no ${String(message.area)}.${message.method}`))
+            });
+            return;
+        }
+        const area = store[message.area] as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+        Promise.resolve()
+            .then(() => area[message.method]?.(...message.args))
+            .then(
+                (value) => {
+                    send({ kind: 'result', id: message.id, value });
+                },
+                (err: unknown) => {
+                    send({ kind: 'failure', id: message.id, error: serializeError(err) });
+                }
+            );
+    });
+    send({ kind: 'opened', dir: store.dir });
+}
+
+const options = workerData as StoreThreadOptions;
+openStore({ dir: options.dir, ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }) }).then(
+    serve,
+    (err: unknown) => {
+        send({ kind: 'open-failed', error: serializeError(err) });
+    }
+);
