@@ -67,8 +67,8 @@ const MIN_REQUESTS_PER_SECOND = 0.5;
 const RECOVERY_STEPS = 20;
 
 /**
- * Spaces requests at least 1/rate apart on `clock`, with no burst: Clari counts requests per second,
- * and a caller that wakes late (the event loop was busy) must not release a clump of requests. A 429
+ * Spaces requests 1/rate apart on `clock` (never less than half that), with no burst: Clari counts requests
+ * per second, and a caller that wakes late (the event loop was busy) must not release a clump of requests. A 429
  * halves the rate (Clari's limit may be lower than configured, or shared); successes restore it
  * additively, so a throttled run settles just under what Clari accepts.
  */
@@ -92,8 +92,11 @@ export function createRateLimiter(requestsPerSecond: number, clock: Pick<Clock, 
                 const current = clock.now();
                 const due = Math.max(nextSlot, holdUntil);
                 if (current >= due) {
-                    // Judged when the grant is made, not when it was due: a late wake-up releases one caller, never a clump.
-                    nextSlot = current + 1000 / rate;
+                    // Timers fire a millisecond or two late; at 100 req/s restarting the schedule from each wake-up
+                    // would lose a tenth of the rate, so a slightly late grant keeps it. A wake-up later than that
+                    // (the event loop was busy) restarts it from now: one caller is released, never a clump.
+                    const interval = 1000 / rate;
+                    nextSlot = (current - due < interval / 2 ? due : current) + interval;
                     waiting.shift()?.();
                     continue;
                 }

@@ -20,6 +20,25 @@ describe('createRateLimiter', () => {
         expect(Math.min(...gaps)).toBeGreaterThanOrEqual(50);
     });
 
+    it('keeps the full rate when every timer fires a little late, and never grants more than rate + 1 in a second', async () => {
+        const clock = new FakeClock();
+        // Node's timers fire a millisecond or more after their time.
+        const lateClock = { now: () => clock.now(), sleep: (ms: number) => clock.sleep(ms + 2) };
+        const limiter = createRateLimiter(100, lateClock);
+        const granted: number[] = [];
+        const callers = Array.from({ length: 301 }, async () => {
+            await limiter.acquire();
+            granted.push(clock.now());
+        });
+        await clock.run(Promise.all(callers));
+        // 300 intervals of 10 ms after the first grant; a schedule restarted at each late wake-up takes 3,600 ms.
+        expect(granted[granted.length - 1]).toBeLessThanOrEqual(3_000 + 10);
+        const gaps = granted.slice(1).map((time, index) => time - (granted[index] ?? 0));
+        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(5);
+        const busiestSecond = Math.max(...granted.map((start) => granted.filter((time) => time >= start && time < start + 1000).length));
+        expect(busiestSecond).toBeLessThanOrEqual(101);
+    });
+
     it('sleeps whole milliseconds, which is all timers honour', async () => {
         const clock = new FakeClock();
         const limiter = createRateLimiter(3, clock);
