@@ -1,15 +1,31 @@
 /**
  * Runs `work` over `items` with at most `limit` in flight; results keep the order of `items`. On failure
  * no further item is started, the ones in flight settle, and then the first error is thrown: nothing keeps
- * calling Clari after the caller has been told the work failed.
+ * calling Clari after the caller has been told the work failed. `onAllStarted` is called once no item is
+ * left to start (the last one started, or a failure stopped the rest).
  */
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapWithConcurrency<T, R>(
+    items: readonly T[],
+    limit: number,
+    work: (item: T) => Promise<R>,
+    onAllStarted: () => void = () => undefined
+): Promise<R[]> {
     const results = new Array<R>(items.length);
     const failures: unknown[] = [];
     let next = 0;
+    let told = false;
+    const allStarted = (): void => {
+        if (!told) {
+            told = true;
+            onAllStarted();
+        }
+    };
     async function worker(): Promise<void> {
         while (next < items.length && failures.length === 0) {
             const index = next++;
+            if (next === items.length) {
+                allStarted();
+            }
             try {
                 // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- index < items.length
                 results[index] = await work(items[index]!);
@@ -18,11 +34,36 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], limit: numbe
             }
         }
     }
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    try {
+        await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    } finally {
+        allStarted();
+    }
     if (failures.length > 0) {
         throw failures[0];
     }
     return results;
+}
+
+/** A turn at something one caller at a time, given in the order they asked; `leave` may be called more than once. */
+export interface Turns {
+    take(): Promise<{ leave: () => void }>;
+}
+
+export function createTurns(): Turns {
+    let last: Promise<void> = Promise.resolve();
+    return {
+        async take() {
+            let leave: () => void = () => undefined;
+            const left = new Promise<void>((resolve) => {
+                leave = resolve;
+            });
+            const previous = last;
+            last = previous.then(() => left);
+            await previous;
+            return { leave };
+        }
+    };
 }
 
 /**

@@ -16,6 +16,8 @@ export type DetailsOutcome =
 export interface DetailsOptions {
     includeMedia: boolean;
     concurrency: number;
+    /** Called once every request has been started (or none will be). */
+    onAllStarted?: (() => void) | undefined;
 }
 
 /**
@@ -26,33 +28,38 @@ export interface DetailsOptions {
  */
 export async function fetchCallDetails(client: ClariClient, ids: string[], options: DetailsOptions): Promise<DetailsOutcome[]> {
     const media = options.includeMedia ? 'true' : 'false';
-    return mapWithConcurrency(ids, options.concurrency, async (id): Promise<DetailsOutcome> => {
-        const requestedAtMs = Date.now();
-        try {
-            const body = await client.get('/call-details', { id, includeAudio: media, includeVideo: media });
-            const envelope = callDetailsResponseSchema.safeParse(body);
-            if (!envelope.success) {
-                return { kind: 'invalid', id, reason: describeIssues(envelope.error) };
+    return mapWithConcurrency(
+        ids,
+        options.concurrency,
+        async (id): Promise<DetailsOutcome> => {
+            const requestedAtMs = Date.now();
+            try {
+                const body = await client.get('/call-details', { id, includeAudio: media, includeVideo: media });
+                const envelope = callDetailsResponseSchema.safeParse(body);
+                if (!envelope.success) {
+                    return { kind: 'invalid', id, reason: describeIssues(envelope.error) };
+                }
+                const parsed = parseCall(rawCallDetailsSchema, envelope.data.call);
+                if (!parsed.ok) {
+                    return { kind: 'invalid', id, reason: parsed.reason };
+                }
+                if (parsed.value.id !== id) {
+                    return { kind: 'invalid', id, reason: `details answered with another call id (${parsed.value.id})` };
+                }
+                return { kind: 'fetched', id, call: parsed.value, requestedAtMs };
+            } catch (error) {
+                if (error instanceof ClariNotFoundError) {
+                    return { kind: 'gone', id };
+                }
+                if (error instanceof ClariRequestError) {
+                    return { kind: 'failed', id, reason: error.message };
+                }
+                if (error instanceof RequestsPaused) {
+                    return { kind: 'paused', id, pause: error };
+                }
+                throw error;
             }
-            const parsed = parseCall(rawCallDetailsSchema, envelope.data.call);
-            if (!parsed.ok) {
-                return { kind: 'invalid', id, reason: parsed.reason };
-            }
-            if (parsed.value.id !== id) {
-                return { kind: 'invalid', id, reason: `details answered with another call id (${parsed.value.id})` };
-            }
-            return { kind: 'fetched', id, call: parsed.value, requestedAtMs };
-        } catch (error) {
-            if (error instanceof ClariNotFoundError) {
-                return { kind: 'gone', id };
-            }
-            if (error instanceof ClariRequestError) {
-                return { kind: 'failed', id, reason: error.message };
-            }
-            if (error instanceof RequestsPaused) {
-                return { kind: 'paused', id, pause: error };
-            }
-            throw error;
-        }
-    });
+        },
+        options.onAllStarted
+    );
 }

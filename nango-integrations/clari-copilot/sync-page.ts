@@ -1,6 +1,7 @@
 import type { NangoSync } from '../models.js';
 import type { RequestsPaused } from './budget.js';
 import type { ClariClient } from './clari-client.js';
+import type { Turns } from './concurrency.js';
 import { CALL_MODEL } from './constants.js';
 import type { VanishedCallsPass } from './deletes.js';
 import { fetchCallDetails, type DetailsOutcome } from './details.js';
@@ -40,6 +41,8 @@ export interface SyncRun {
     /** Calls whose details this run already has: a call listed by two windows is refreshed once. */
     fetchedIds: Set<string>;
     refreshRequestsLeft: number;
+    /** Whose turn it is to request details: one page at a time, in the order they were listed. */
+    detailsTurns: Turns;
     /** Set when a page could not ask Clari for every call it needed: the run stops listing, keeping what it has. */
     pause: RequestsPaused | null;
 }
@@ -62,10 +65,20 @@ export async function syncPage(run: SyncRun, page: ListedPage): Promise<{ comple
     const stored = await readStoredCalls(nango, listedIds);
     const { toFetch, unchanged, prunedCurrent } = await chooseCallsToFetch(run, page.calls, stored);
 
-    const outcomes = await fetchCallDetails(run.client, toFetch, {
-        includeMedia: run.options.includeMedia,
-        concurrency: detailsConcurrency(run.options)
-    });
+    // Pages take turns for their details, so that one page's requests all come before the next page's: the
+    // page then finishes and saves while the next one keeps the rate limiter busy. Sharing the limiter
+    // evenly, both would finish together, and Clari's rate would idle while they save and the next are listed.
+    const turn = await run.detailsTurns.take();
+    let outcomes: DetailsOutcome[];
+    try {
+        outcomes = await fetchCallDetails(run.client, toFetch, {
+            includeMedia: run.options.includeMedia,
+            concurrency: detailsConcurrency(run.options),
+            onAllStarted: turn.leave
+        });
+    } finally {
+        turn.leave();
+    }
     const { records, fetchedIds, goneIds, paused } = await takeOutcomes(run, outcomes, stored);
 
     if (run.deletes?.resavesStored) {

@@ -1,5 +1,6 @@
 import type { NangoSync } from '../../models.js';
 import { createClariClient } from '../clari-client.js';
+import { createTurns } from '../concurrency.js';
 import { VanishedCallsPass } from '../deletes.js';
 import { parseSyncOptions } from '../options.js';
 import { formatRunStart } from '../run-report.js';
@@ -45,6 +46,7 @@ export default async function fetchData(nango: NangoSync): Promise<void> {
         deletes: plan.reconcile ? VanishedCallsPass.for(nango) : null,
         fetchedIds: new Set(),
         refreshRequestsLeft: refreshRequestsPerRun(options.weeklyRequestBudget),
+        detailsTurns: createTurns(),
         pause: null
     };
     await nango.log(formatRunStart({ run: plan.kind, windows: plan.windows }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { forEachConcurrently } from '../concurrency.js';
+import { createTurns, forEachConcurrently, mapWithConcurrency } from '../concurrency.js';
 
 /** A source whose items arrive when the test releases them, like list pages from a slow Clari. */
 function gatedSource(count: number): {
@@ -124,5 +124,80 @@ describe('forEachConcurrently', () => {
             })
         ).rejects.toThrow('GET /calls failed');
         expect(done).toEqual([0]);
+    });
+});
+
+describe('mapWithConcurrency', () => {
+    it('says when the last item has started, while earlier ones are still in flight', async () => {
+        const finish: (() => void)[] = [];
+        const events: string[] = [];
+        const done = mapWithConcurrency(
+            [1, 2, 3],
+            2,
+            (item) =>
+                new Promise<number>((resolve) => {
+                    events.push(`start ${item}`);
+                    finish.push(() => {
+                        events.push(`end ${item}`);
+                        resolve(item * 10);
+                    });
+                }),
+            () => events.push('all started')
+        );
+        await tick();
+        finish.shift()?.();
+        await tick();
+        expect(events).toEqual(['start 1', 'start 2', 'end 1', 'all started', 'start 3']);
+        finish.splice(0).forEach((end) => {
+            end();
+        });
+        expect(await done).toEqual([10, 20, 30]);
+        expect(events.filter((event) => event === 'all started')).toHaveLength(1);
+    });
+
+    it('says so too when a failure stops the rest, and when there is nothing to start', async () => {
+        let told = 0;
+        await expect(
+            mapWithConcurrency(
+                [1, 2, 3],
+                1,
+                () => Promise.reject(new Error('boom')),
+                () => told++
+            )
+        ).rejects.toThrow('boom');
+        expect(told).toBe(1);
+        await mapWithConcurrency(
+            [],
+            2,
+            () => Promise.resolve(),
+            () => told++
+        );
+        expect(told).toBe(2);
+    });
+});
+
+describe('createTurns', () => {
+    it('gives one turn at a time, in the order they were asked for', async () => {
+        const turns = createTurns();
+        const order: string[] = [];
+        const first = await turns.take();
+        const second = turns.take().then((turn) => {
+            order.push('second');
+            return turn;
+        });
+        const third = turns.take().then((turn) => {
+            order.push('third');
+            return turn;
+        });
+        await tick();
+        expect(order).toEqual([]);
+        first.leave();
+        first.leave();
+        await tick();
+        expect(order).toEqual(['second']);
+        (await second).leave();
+        await tick();
+        expect(order).toEqual(['second', 'third']);
+        (await third).leave();
     });
 });
