@@ -10,7 +10,8 @@ import { acquireDirLock } from './lock.js';
 import { createRecordsStore, type RecordsStore } from './records.js';
 import { createRunsStore, failRunsCutShort, type RunsStore } from './runs.js';
 import { migrate } from './schema.js';
-import { explainOpenFailure, openDatabase, restrictToOwner } from './store-folder.js';
+import { restrictToOwner } from './private-files.js';
+import { explainOpenFailure, openDatabase } from './store-folder.js';
 
 /**
  * The local Nango's one database and its one owner: the process that holds the folder's lock opens the

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ensurePrivateDir } from './store-folder.js';
+import { ensurePrivateDir } from './private-files.js';
 
 export class StoreInUseError extends Error {
     constructor(

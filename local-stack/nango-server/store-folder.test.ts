@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { openStore } from './database.js';
-import { openDatabase, restrictToOwner, StoreDamagedError } from './store-folder.js';
+import { restrictToOwner } from './private-files.js';
+import { openDatabase, StoreDamagedError } from './store-folder.js';
 import { makeTempDir } from './test-helpers.js';
 
 interface Entry {
