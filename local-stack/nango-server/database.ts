@@ -12,6 +12,7 @@ import { createRunsStore, failRunsCutShort, type RunsStore } from './runs.js';
 import { migrate } from './schema.js';
 import { restrictToOwner } from './private-files.js';
 import { explainOpenFailure, openDatabase } from './store-folder.js';
+import { createWireStore, type WireStore } from './wire.js';
 
 /**
  * The local Nango's one database and its one owner: the process that holds the folder's lock opens the
@@ -31,6 +32,7 @@ export interface LocalStore {
     readonly runs: RunsStore;
     readonly deployments: DeploymentsStore;
     readonly checkpoints: CheckpointsStore;
+    readonly wire: WireStore;
     /** Closes the database, then releases the folder to the next owner. */
     close(): Promise<void>;
 }
@@ -55,13 +57,15 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<LocalSt
         lock.release();
         throw explainOpenFailure(dir, err);
     }
+    const records = createRecordsStore(db, { chunkSize: options.chunkSize ?? 500 });
     return {
         dir,
-        records: createRecordsStore(db, { chunkSize: options.chunkSize ?? 500 }),
+        records,
         connections: createConnectionsStore(db),
         runs: createRunsStore(db),
         deployments: createDeploymentsStore(db),
         checkpoints: createCheckpointsStore(db),
+        wire: createWireStore(records),
         async close() {
             try {
                 if (!db.closed) {

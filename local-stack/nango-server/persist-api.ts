@@ -6,6 +6,7 @@ import { sendError, zodErrorToHttp } from './http-errors.js';
 import { PROVIDER } from './proxy.js';
 import type { LocalStore } from './database.js';
 import { RUN_TRIGGERS, SyncAlreadyRunningError } from './runs.js';
+import { recordsScope } from './wire.js';
 
 /**
  * The local counterpart of Nango's persist service: what a runner in another process writes through
@@ -41,8 +42,7 @@ const finishRunBody = z.strictObject({
 const logsBody = z.strictObject({
     lines: z.array(z.strictObject({ level: z.string().min(1).max(20), message: z.string(), createdAt: z.iso.datetime() })).max(10_000)
 });
-const scope = { connectionId: name, model: name, executionId: name };
-const saveBody = z.strictObject({ ...scope, records: z.array(z.looseObject({})).max(10_000) });
+const scope = recordsScope;
 const deleteBody = z.strictObject({ ...scope, ids: z.array(z.union([z.string().min(1), z.number()])).max(10_000) });
 const deletePreviousBody = z.strictObject(scope);
 const connectionParams = z.object({ connectionId: name });
@@ -128,20 +128,26 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
         return reply.code(204).send();
     });
 
-    app.post('/persist/records/save', { bodyLimit: RECORDS_BODY_LIMIT }, async (request, reply) => {
-        const body = saveBody.safeParse(request.body);
-        if (!body.success) {
-            return invalid(reply, body.error, 'invalid_body');
-        }
-        const { connectionId, model, executionId, records } = body.data;
-        try {
-            return await reply.send(await store.records.saveRecords(connectionId, model, records, executionId));
-        } catch (error) {
-            if (error instanceof TypeError) {
-                return sendError(reply, 400, 'invalid_body', { message: error.message });
+    // The save body stays text here: the store parses and checks it where it runs (wire.ts).
+    void app.register((scoped, _options, done) => {
+        scoped.removeContentTypeParser('application/json');
+        scoped.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: RECORDS_BODY_LIMIT }, (_request, body, parsed) => {
+            parsed(null, body);
+        });
+        scoped.post('/persist/records/save', { bodyLimit: RECORDS_BODY_LIMIT }, async (request, reply) => {
+            if (typeof request.body !== 'string') {
+                return sendError(reply, 400, 'invalid_body', { message: 'the body must be JSON (content-type: application/json)' });
             }
-            throw error;
-        }
+            const outcome = await store.wire.saveRecordsBody(request.body);
+            if (!outcome.ok) {
+                return sendError(reply, 400, 'invalid_body', {
+                    ...(outcome.message === undefined ? {} : { message: outcome.message }),
+                    ...(outcome.errors === undefined ? {} : { errors: outcome.errors })
+                });
+            }
+            return reply.send(outcome.summary);
+        });
+        done();
     });
 
     app.post('/persist/records/delete', async (request, reply) => {

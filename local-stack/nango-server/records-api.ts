@@ -104,7 +104,7 @@ async function serveRecords(
         return connectionId;
     }
     try {
-        const result = await store.records.listRecords({
+        const json = await store.wire.listRecordsJson({
             connectionId,
             model: modelName(model, query.variant),
             modifiedAfter: query.modified_after ?? query.delta,
@@ -113,7 +113,7 @@ async function serveRecords(
             cursor: query.cursor,
             ids: query.ids
         });
-        return await reply.send(result);
+        return await reply.type('application/json; charset=utf-8').send(json);
     } catch (err) {
         if (err instanceof InvalidCursorError) {
             // Nango answers a garbled cursor with a 500; a 400 on the parameter is more useful to a client.

@@ -6,6 +6,7 @@ import { InvalidCursorError } from './record-codec.js';
 import type { RecordsStore } from './records.js';
 import { SyncAlreadyRunningError, type RunsStore, type SyncRun } from './runs.js';
 import { StoreDamagedError } from './store-folder.js';
+import type { WireStore } from './wire.js';
 
 /**
  * What the store's thread and the thread using it say to each other (store-thread.ts, store-worker.ts).
@@ -59,7 +60,11 @@ export const REMOTE_METHODS = {
         putCheckpoint: true,
         deleteCheckpoint: true,
         clearSyncCheckpoints: true
-    } satisfies Record<keyof CheckpointsStore, true>
+    } satisfies Record<keyof CheckpointsStore, true>,
+    wire: {
+        saveRecordsBody: true,
+        listRecordsJson: true
+    } satisfies Record<keyof WireStore, true>
 };
 
 export type StoreArea = keyof typeof REMOTE_METHODS;

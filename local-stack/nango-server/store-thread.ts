@@ -38,6 +38,7 @@ interface RemoteAreas {
     runs: Omit<RunsStore, 'onRunFinished'>;
     deployments: LocalStore['deployments'];
     checkpoints: LocalStore['checkpoints'];
+    wire: LocalStore['wire'];
 }
 
 export class StoreThreadStoppedError extends Error {
@@ -173,6 +174,7 @@ export async function openStoreInThread(options: OpenStoreOptions = {}): Promise
         runs,
         deployments: remoteArea('deployments'),
         checkpoints: remoteArea('checkpoints'),
+        wire: remoteArea('wire'),
         async close() {
             if (stopped) {
                 return;
