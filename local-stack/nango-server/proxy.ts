@@ -116,9 +116,17 @@ export interface ClariProxy {
     close(): void;
 }
 
+/**
+ * Nango's provider entry for Clari Copilot. The first lookup loads the whole provider catalogue (~60 ms of
+ * synchronous work), so the server makes it when it starts instead of inside its first proxied request.
+ */
+export function clariProvider(): ReturnType<typeof getProvider> {
+    return getProvider(PROVIDER);
+}
+
 /** Substitutes `${apiKey}` / `${connectionConfig.API_PASSWORD}` the way Nango interpolates provider templates. */
 export function providerAuthHeaders(credentials: ClariCredentials): Record<string, string> {
-    const templates = getProvider(PROVIDER)?.proxy?.headers ?? {};
+    const templates = clariProvider()?.proxy?.headers ?? {};
     const values: Record<string, string> = { apiKey: credentials.apiKey, 'connectionConfig.API_PASSWORD': credentials.apiPassword };
     const headers: Record<string, string> = {};
     for (const [name, template] of Object.entries(templates)) {
@@ -135,7 +143,7 @@ export function providerAuthHeaders(credentials: ClariCredentials): Record<strin
 }
 
 export function defaultClariBaseUrl(): string {
-    const baseUrl = getProvider(PROVIDER)?.proxy?.base_url;
+    const baseUrl = clariProvider()?.proxy?.base_url;
     if (!baseUrl) {
         throw new Error(`provider ${PROVIDER} has no proxy base_url`);
     }

@@ -12,7 +12,7 @@ import { SyncScheduler, type RunJob, type SyncJob } from './scheduler.js';
 import { registerSyncApi } from './sync-api.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
 import { jsonHasNul, NUL_MESSAGE, pgText } from './pg-input.js';
-import { PROVIDER, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
+import { PROVIDER, clariProvider, defaultClariBaseUrl, type ProxyAttempt } from './proxy.js';
 import { registerPersistApi } from './persist-api.js';
 import { registerProxyRoute } from './proxy-route.js';
 import { registerRecordsApi } from './records-api.js';
@@ -126,6 +126,7 @@ export function createNangoServer(options: NangoServerOptions): FastifyInstance 
     const expectedKey = digest(options.secretKey);
     const createdAt = new Date().toISOString();
     const app = Fastify({ logger: options.logger ?? false });
+    clariProvider();
     const addOns = options.addOns ?? [];
 
     app.addHook('onRequest', async (request, reply) => {
