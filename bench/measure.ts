@@ -14,6 +14,7 @@ import {
 } from '../local-stack/emulator/index.js';
 import { DEFAULT_PROVIDER_CONFIG_KEY, openStore } from '../local-stack/nango-server/index.js';
 import { registerRemoteConnection, type LocalNangoEndpoint } from '../local-stack/runner/http-persist.js';
+import { CALL_MODEL } from '../nango-integrations/clari-copilot/constants.js';
 import {
     NANGO_RESULT_PREFIX,
     NANGO_URL_PREFIX,
@@ -244,8 +245,13 @@ interface LocalNango {
 }
 
 /** Starts `nango-child.ts` on `storeDir`; resolves once it prints its URL. */
-function startLocalNango(storeDir: string, clariBaseUrl: string): Promise<LocalNango> {
-    const config: NangoChildConfig = { storeDir, secretKey: SECRET_KEY, clariBaseUrl };
+function startLocalNango(storeDir: string, clariBaseUrl: string, connectionId: string): Promise<LocalNango> {
+    const config: NangoChildConfig = {
+        storeDir,
+        secretKey: SECRET_KEY,
+        clariBaseUrl,
+        probe: { connectionId, providerConfigKey: DEFAULT_PROVIDER_CONFIG_KEY, model: CALL_MODEL }
+    };
     const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(TSX_BIN, [NANGO_SCRIPT, JSON.stringify(config)], {
         cwd: REPO_ROOT,
         stdio: ['pipe', 'pipe', 'pipe']
@@ -313,7 +319,7 @@ export async function pruneEveryRecord(storeDir: string): Promise<void> {
  * PGlite's initdb peaks near 900 MB, which would otherwise be the measured server's peak RSS whatever the sync did.
  */
 export async function prepareStore(emulator: BenchEmulator, config: RunConfig): Promise<void> {
-    const server = await startLocalNango(config.storeDir, emulator.url);
+    const server = await startLocalNango(config.storeDir, emulator.url, config.connectionId);
     try {
         await registerRemoteConnection(server.endpoint, config.connectionId, DEFAULT_CREDENTIALS);
     } finally {
@@ -326,7 +332,7 @@ export async function measure(options: RunOptions): Promise<Measurement> {
     const { strategy, connectionId, metadata, storeDir } = options.config;
     console.log(`  → ${options.label}`);
     // Started before the clock and the counters: its startup (tsx, opening the store) is not the run's.
-    const nango = await startLocalNango(storeDir, emulator.url);
+    const nango = await startLocalNango(storeDir, emulator.url, connectionId);
     await emulator.resetStats();
     const started = Date.now();
     const timer = setInterval(() => {

@@ -64,10 +64,17 @@ export const nangoChildConfigSchema = z
     .object({
         storeDir: z.string().min(1),
         secretKey: z.string().min(1),
-        clariBaseUrl: z.url()
+        clariBaseUrl: z.url(),
+        /** Whose records the once-a-second `GET /records` probe asks for while a run is in progress. */
+        probe: z.object({ connectionId: z.string().min(1), providerConfigKey: z.string().min(1), model: z.string().min(1) }).strict()
     })
     .strict();
 export type NangoChildConfig = z.infer<typeof nangoChildConfigSchema>;
+
+export const recordsProbeSchema = z
+    .object({ count: z.number(), failures: z.number(), p50Ms: z.number(), p99Ms: z.number(), maxMs: z.number() })
+    .strict();
+export type RecordsProbe = z.infer<typeof recordsProbeSchema>;
 
 /** What the local Nango process measured, printed when the parent closes its stdin. */
 export const serverResultSchema = z
@@ -84,7 +91,12 @@ export const serverResultSchema = z
         /** Upstream attempts the server's proxy made to Clari, the retries among them (Nango's proxy retries), and 429s. */
         proxyAttempts: z.number(),
         proxyRetries: z.number(),
-        proxy429s: z.number()
+        proxy429s: z.number(),
+        /**
+         * One `GET /records?limit=100` a second while the run is in progress, timed from request to the last byte,
+         * as an app polling the records API would see it. Absent from results recorded before it was measured.
+         */
+        recordsProbe: recordsProbeSchema.optional()
     })
     .strict();
 export type ServerResult = z.infer<typeof serverResultSchema>;

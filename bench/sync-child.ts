@@ -1,8 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
+import { PROVIDER_CONFIG_KEY } from '../nango-integrations/clari-copilot/constants.js';
 import { parseReportLine } from '../nango-integrations/clari-copilot/run-report.js';
 import fetchData from '../nango-integrations/clari-copilot/syncs/calls.js';
-import { DEFAULT_PROVIDER_CONFIG_KEY } from '../local-stack/nango-server/index.js';
 import { createHttpPersist, createServerProxy } from '../local-stack/runner/http-persist.js';
 import { runSync, type RunnerEvent } from '../local-stack/runner/run-sync.js';
 import naiveFetchData, { NAIVE_SUMMARY_PREFIX, SKIP_CAP_LOG } from './naive-sync.js';
@@ -19,7 +19,7 @@ import { RESULT_PREFIX, childConfigSchema, type ChildResult } from './protocol.j
 
 async function main(): Promise<void> {
     const config = childConfigSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
-    const server = { url: config.nangoUrl, secretKey: config.secretKey, providerConfigKey: DEFAULT_PROVIDER_CONFIG_KEY };
+    const server = { url: config.nangoUrl, secretKey: config.secretKey, providerConfigKey: PROVIDER_CONFIG_KEY };
     const proxy = createServerProxy(server, config.connectionId, config.clariBaseUrl);
 
     const counters = { list: 0, details: 0, other: 0, status429: 0, proxyRetries: 0 };
