@@ -31,6 +31,11 @@ import {
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TSX_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+/**
+ * The local Nango runs PGlite, so it starts as `npm run serve` does, with WebAssembly kept on V8's baseline compiler:
+ * optimising PGlite's largest functions takes hundreds of MB for a moment (bench/README.md, "Where the memory goes").
+ */
+const LOCAL_NANGO_NODE_FLAGS = ['--liftoff-only'];
 const CHILD_SCRIPT = path.join(REPO_ROOT, 'bench', 'sync-child.ts');
 const NANGO_SCRIPT = path.join(REPO_ROOT, 'bench', 'nango-child.ts');
 /** The servers listen on 127.0.0.1 for one run each; a fresh key per bench keeps a stray client of another one out. */
@@ -252,10 +257,14 @@ function startLocalNango(storeDir: string, clariBaseUrl: string, connectionId: s
         clariBaseUrl,
         probe: { connectionId, providerConfigKey: DEFAULT_PROVIDER_CONFIG_KEY, model: CALL_MODEL }
     };
-    const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(TSX_BIN, [NANGO_SCRIPT, JSON.stringify(config)], {
-        cwd: REPO_ROOT,
-        stdio: ['pipe', 'pipe', 'pipe']
-    });
+    const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(
+        TSX_BIN,
+        [...LOCAL_NANGO_NODE_FLAGS, NANGO_SCRIPT, JSON.stringify(config)],
+        {
+            cwd: REPO_ROOT,
+            stdio: ['pipe', 'pipe', 'pipe']
+        }
+    );
     const output: ChildOutput = { code: null, stdout: '', stderr: '' };
     const exited = new Promise<ChildOutput>((resolve, reject) => {
         child.on('error', reject);

@@ -34,7 +34,12 @@ function describeCause(cause: unknown): string {
  */
 const PGLITE_MEMORY_SETTINGS = ['shared_buffers = 16MB', 'wal_buffers = 1MB'];
 
-/** Starts PGlite on `<storeDir>/<dataFolder>`; a failure to start means the data there is not a usable database. */
+/**
+ * Starts PGlite on `<storeDir>/<dataFolder>`; a failure to start means the data there is not a usable database.
+ * The npm scripts that run a store start Node with `--liftoff-only`: V8 optimising PGlite's largest WebAssembly
+ * functions holds hundreds of MB for a moment (on Node 24 a sync's local Nango peaked at ~770 MB instead of ~520),
+ * and the baseline code writes a page of records at most a fifth slower (bench/README.md, "Where the memory goes").
+ */
 export async function openDatabase(storeDir: string, dataFolder: string): Promise<PGlite> {
     // Loaded here, not at the top: the module alone is tens of MB, and the processes and threads that only talk
     // to a store (the server beside its store thread, a runner) import this file for its error class.
