@@ -159,11 +159,13 @@ function claim(target: string, tmpPath: string, depth: number): Holder | undefin
     throw new Error(`could not acquire lock ${target}; if no process uses the store, remove ${target} and its .takeover-* files`);
 }
 
+export const STORE_LOCK_FILE = 'store.lock';
+
 /**
  * Exclusive pid lock on a store folder. A lock whose process is gone (exited, killed, zombie, or a pid since
  * reused by another program) is stale and taken over; of several openers racing for one folder exactly one wins.
  */
-export function acquireDirLock(dir: string, fileName = 'store.lock'): DirLock {
+export function acquireDirLock(dir: string, fileName = STORE_LOCK_FILE): DirLock {
     ensurePrivateDir(dir);
     const lockPath = path.join(dir, fileName);
     const content = ownContent();
@@ -185,6 +187,19 @@ export function acquireDirLock(dir: string, fileName = 'store.lock'): DirLock {
         };
     } finally {
         fs.rmSync(tmpPath, { force: true });
+    }
+}
+
+/**
+ * Removes `lockPath` if this process holds it, whichever of its threads took it. For a process that exits while
+ * a worker thread holds the lock: the thread is stopped without running its own release.
+ */
+export function releaseIfHeldByThisProcess(lockPath: string): void {
+    const content = readContent(lockPath);
+    const holder = content === undefined ? undefined : parseHolder(content);
+    const self = thisRunner();
+    if (holder?.pid === self.pid && holder.startTime === self.startTime) {
+        fs.rmSync(lockPath, { force: true });
     }
 }
 

@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -10,6 +13,8 @@ import { SyncAlreadyRunningError, type SyncRun } from './runs.js';
 import { StoreDamagedError } from './store-folder.js';
 import { openStoreInThread, StoreThreadStoppedError } from './store-thread.js';
 import { makeTempDir } from './test-helpers.js';
+
+const EXIT_CHILD = fileURLToPath(new URL('./thread-exit-child.ts', import.meta.url));
 
 describe('the store in a thread of its own', () => {
     const tmp = makeTempDir('store-thread-test');
@@ -148,6 +153,16 @@ describe('the store in a thread of its own', () => {
         await store.close();
         await store.close();
         await expect(store.records.countLiveRecords('c', 'Call')).rejects.toBeInstanceOf(StoreThreadStoppedError);
+        const next = await openStore({ dir });
+        await next.close();
+    });
+
+    it('leaves no lock behind when its process exits with the store still open', async () => {
+        const dir = freshDir();
+        const child = spawn(process.execPath, ['--import', 'tsx', EXIT_CHILD, dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+        const [code] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+        expect(code).toBe(130);
+        expect(fs.readdirSync(dir)).not.toContain('store.lock');
         const next = await openStore({ dir });
         await next.close();
     });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { DEFAULT_STORE_DIR, type LocalStore, type OpenStoreOptions } from './database.js';
+import { releaseIfHeldByThisProcess, STORE_LOCK_FILE } from './lock.js';
 import type { ConnectionsStore, StoredConnection } from './connections.js';
 import type { RunFinishedListener, RunsStore } from './runs.js';
 import {
@@ -137,6 +138,15 @@ export async function openStoreInThread(options: OpenStoreOptions = {}): Promise
     }).catch(async (err: unknown) => {
         await worker.terminate();
         throw err;
+    });
+    // A process that exits with the store open (a second Ctrl-C, process.exit) stops the thread mid-way, before
+    // it can release the folder's lock; the next opener would take a stale lock over, but leaving none is tidier.
+    const releaseLockOnExit = (): void => {
+        releaseIfHeldByThisProcess(path.join(dir, STORE_LOCK_FILE));
+    };
+    process.once('exit', releaseLockOnExit);
+    worker.once('exit', () => {
+        process.removeListener('exit', releaseLockOnExit);
     });
     updateRef();
 
