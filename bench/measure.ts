@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
@@ -80,6 +81,13 @@ export interface EmulatorFigures {
     details: number;
     rateLimited: number;
     maxObservedRps: number;
+    /**
+     * Event-loop delay of the bench process, which hosts the emulator, over the run. A stall there stamps the
+     * requests that queued during it all at once, so it shows as a busy second that no sender made.
+     * Absent in runs recorded before it was measured.
+     */
+    loopDelayP99Ms?: number;
+    loopDelayMaxMs?: number;
 }
 
 /** Where the run's store lived: in a local Nango process of its own, or (runs recorded before it moved) in the runner. */
@@ -367,6 +375,8 @@ export async function measure(options: RunOptions): Promise<Measurement> {
     }, PROGRESS_EVERY_MS);
     const parentCpu = process.cpuUsage();
     const parentStarted = performance.now();
+    const emulatorLoop = monitorEventLoopDelay({ resolution: 10 });
+    emulatorLoop.enable();
     let output: ChildOutput;
     let serverResult: ServerResult;
     try {
@@ -379,6 +389,7 @@ export async function measure(options: RunOptions): Promise<Measurement> {
             metadata
         });
     } finally {
+        emulatorLoop.disable();
         clearInterval(timer);
         serverResult = await nango.stop();
     }
@@ -425,7 +436,9 @@ export async function measure(options: RunOptions): Promise<Measurement> {
             list: stats.byEndpoint.calls,
             details: stats.byEndpoint['call-details'],
             rateLimited: stats.rateLimited,
-            maxObservedRps: stats.maxObservedRps
+            maxObservedRps: stats.maxObservedRps,
+            loopDelayP99Ms: emulatorLoop.percentile(99) / 1e6,
+            loopDelayMaxMs: emulatorLoop.max / 1e6
         }
     };
     const status = result.ok ? 'ok' : `FAILED (${result.error ?? 'unknown error'})`;
@@ -435,7 +448,9 @@ export async function measure(options: RunOptions): Promise<Measurement> {
             `peak RSS runner ${(result.peakRssBytes / 1048576).toFixed(0)} MB / server ${(server.peakRssBytes / 1048576).toFixed(0)} MB, ` +
             `CPU runner ${Math.round(100 * measurement.runnerCpuShare)}% / server ${Math.round(100 * server.cpuShare)}% / emulator ${Math.round(100 * emulatorCpuShare)}%, ` +
             `event-loop delay p99/max runner ${result.eventLoopDelayP99Ms.toFixed(0)}/${result.eventLoopDelayMaxMs.toFixed(0)} ms, ` +
-            `server ${server.eventLoopDelayP99Ms.toFixed(0)}/${server.eventLoopDelayMaxMs.toFixed(0)} ms`
+            `server ${server.eventLoopDelayP99Ms.toFixed(0)}/${server.eventLoopDelayMaxMs.toFixed(0)} ms, ` +
+            `emulator ${(emulatorLoop.percentile(99) / 1e6).toFixed(0)}/${(emulatorLoop.max / 1e6).toFixed(0)} ms, ` +
+            `busiest second ${stats.maxObservedRps} req`
     );
     if (stats.total !== clariRequests) {
         console.log(`    note: the emulator counted ${stats.total} requests, the runner ${clariRequests}`);

@@ -302,7 +302,7 @@ function firstSyncRows(sizes: readonly SizeResult[]): { headers: string[]; rows:
             'heap MB',
             'rec/s',
             'CPU runner/server/emulator',
-            'loop delay p99/max ms runner; server',
+            'loop delay p99/max ms runner; server; emulator',
             'GET /records p99 ms',
             'busiest s req'
         ],
@@ -320,7 +320,11 @@ function firstSyncRows(sizes: readonly SizeResult[]): { headers: string[]; rows:
             fixed(first.recordsPerSecond, 1),
             `${Math.round(100 * first.runnerCpuShare)}% / ${first.server ? `${Math.round(100 * first.server.cpuShare)}%` : '-'} / ${Math.round(100 * first.emulatorCpuShare)}%`,
             `${fixed(first.eventLoopDelayP99Ms, 0)}/${fixed(first.eventLoopDelayMaxMs, 0)}; ` +
-                (first.server ? `${fixed(first.server.eventLoopDelayP99Ms, 0)}/${fixed(first.server.eventLoopDelayMaxMs, 0)}` : '-'),
+                (first.server ? `${fixed(first.server.eventLoopDelayP99Ms, 0)}/${fixed(first.server.eventLoopDelayMaxMs, 0)}` : '-') +
+                '; ' +
+                (first.emulator.loopDelayP99Ms !== undefined && first.emulator.loopDelayMaxMs !== undefined
+                    ? `${fixed(first.emulator.loopDelayP99Ms, 0)}/${fixed(first.emulator.loopDelayMaxMs, 0)}`
+                    : '-'),
             first.server?.recordsProbe ? fixed(first.server.recordsProbe.p99Ms, 0) : '-',
             `${first.emulator.maxObservedRps} / ${first.allowedRate}`
         ])
