@@ -41,7 +41,8 @@ const LOCAL_NANGO_NODE_FLAGS = ['--liftoff-only'];
  * Nango runs an execution in 512 MB. V8 here sizes its heap for the whole machine, and the detail responses of a
  * page in progress live long enough to reach the old generation, so garbage piled up until a late full collection:
  * 271 MB peak RSS at 5,000 calls and 167 at 1,000, while the heap left after a forced collection stayed 19–37 MB
- * throughout. A heap sized as for a small runtime collects that garbage sooner, at the same speed.
+ * throughout. A heap sized as for a small runtime collects that garbage sooner, for a few percent of wall time at
+ * --speed 10 (bench/README.md, "Where the memory goes").
  */
 const RUNNER_NODE_FLAGS = ['--max-old-space-size=256'];
 const CHILD_SCRIPT = path.join(REPO_ROOT, 'bench', 'sync-child.ts');
@@ -449,7 +450,7 @@ export async function measure(options: RunOptions): Promise<Measurement> {
             `CPU runner ${Math.round(100 * measurement.runnerCpuShare)}% / server ${Math.round(100 * server.cpuShare)}% / emulator ${Math.round(100 * emulatorCpuShare)}%, ` +
             `event-loop delay p99/max runner ${result.eventLoopDelayP99Ms.toFixed(0)}/${result.eventLoopDelayMaxMs.toFixed(0)} ms, ` +
             `server ${server.eventLoopDelayP99Ms.toFixed(0)}/${server.eventLoopDelayMaxMs.toFixed(0)} ms, ` +
-            `emulator ${(emulatorLoop.percentile(99) / 1e6).toFixed(0)}/${(emulatorLoop.max / 1e6).toFixed(0)} ms, ` +
+            `emulator ${measurement.emulator.loopDelayP99Ms?.toFixed(0)}/${measurement.emulator.loopDelayMaxMs?.toFixed(0)} ms, ` +
             `busiest second ${stats.maxObservedRps} req`
     );
     if (stats.total !== clariRequests) {

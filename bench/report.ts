@@ -287,6 +287,11 @@ export function targetLine(target: TargetResult): string {
 
 type Row = (string | number)[];
 
+/** "p99/max" in whole ms, or "-" for a process a run did not measure. */
+function loopDelay(p99Ms: number | undefined, maxMs: number | undefined): string {
+    return p99Ms === undefined || maxMs === undefined ? '-' : `${fixed(p99Ms, 0)}/${fixed(maxMs, 0)}`;
+}
+
 function firstSyncRows(sizes: readonly SizeResult[]): { headers: string[]; rows: Row[] } {
     return {
         headers: [
@@ -319,12 +324,11 @@ function firstSyncRows(sizes: readonly SizeResult[]): { headers: string[]; rows:
             fixed(mb(first.peakHeapBytes), 0),
             fixed(first.recordsPerSecond, 1),
             `${Math.round(100 * first.runnerCpuShare)}% / ${first.server ? `${Math.round(100 * first.server.cpuShare)}%` : '-'} / ${Math.round(100 * first.emulatorCpuShare)}%`,
-            `${fixed(first.eventLoopDelayP99Ms, 0)}/${fixed(first.eventLoopDelayMaxMs, 0)}; ` +
-                (first.server ? `${fixed(first.server.eventLoopDelayP99Ms, 0)}/${fixed(first.server.eventLoopDelayMaxMs, 0)}` : '-') +
-                '; ' +
-                (first.emulator.loopDelayP99Ms !== undefined && first.emulator.loopDelayMaxMs !== undefined
-                    ? `${fixed(first.emulator.loopDelayP99Ms, 0)}/${fixed(first.emulator.loopDelayMaxMs, 0)}`
-                    : '-'),
+            [
+                loopDelay(first.eventLoopDelayP99Ms, first.eventLoopDelayMaxMs),
+                loopDelay(first.server?.eventLoopDelayP99Ms, first.server?.eventLoopDelayMaxMs),
+                loopDelay(first.emulator.loopDelayP99Ms, first.emulator.loopDelayMaxMs)
+            ].join('; '),
             first.server?.recordsProbe ? fixed(first.server.recordsProbe.p99Ms, 0) : '-',
             `${first.emulator.maxObservedRps} / ${first.allowedRate}`
         ])
