@@ -31,7 +31,8 @@ import {
 /** The emulator (in this process), and for each measured run a local Nango and a sync runner (a child process each). */
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TSX_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+/** Each child runs its entry bundled, as `npm start` and `npm run serve` do (local-stack/launch.mjs). */
+const LAUNCHER = path.join(REPO_ROOT, 'local-stack', 'launch.mjs');
 /**
  * The local Nango runs PGlite, so it starts as `npm run serve` does, with WebAssembly kept on V8's baseline compiler:
  * optimising PGlite's largest functions takes hundreds of MB for a moment (bench/README.md, "Where the memory goes").
@@ -238,7 +239,7 @@ interface ChildOutput {
 
 function runChild(config: ChildConfig): Promise<ChildOutput> {
     return new Promise((resolve, reject) => {
-        const child = spawn(TSX_BIN, [...RUNNER_NODE_FLAGS, CHILD_SCRIPT, JSON.stringify(config)], {
+        const child = spawn(process.execPath, [...RUNNER_NODE_FLAGS, LAUNCHER, CHILD_SCRIPT, JSON.stringify(config)], {
             cwd: REPO_ROOT,
             stdio: ['ignore', 'pipe', 'pipe']
         });
@@ -277,8 +278,8 @@ function startLocalNango(storeDir: string, clariBaseUrl: string, connectionId: s
         probe: { connectionId, providerConfigKey: DEFAULT_PROVIDER_CONFIG_KEY, model: CALL_MODEL }
     };
     const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(
-        TSX_BIN,
-        [...LOCAL_NANGO_NODE_FLAGS, NANGO_SCRIPT, JSON.stringify(config)],
+        process.execPath,
+        [...LOCAL_NANGO_NODE_FLAGS, LAUNCHER, NANGO_SCRIPT, JSON.stringify(config)],
         {
             cwd: REPO_ROOT,
             stdio: ['pipe', 'pipe', 'pipe']
@@ -359,7 +360,7 @@ export async function measure(options: RunOptions): Promise<Measurement> {
     const { emulator, speed } = options;
     const { strategy, connectionId, metadata, storeDir } = options.config;
     console.log(`  → ${options.label}`);
-    // Started before the clock and the counters: its startup (tsx, opening the store) is not the run's.
+    // Started before the clock and the counters: its startup (bundling, opening the store) is not the run's.
     const nango = await startLocalNango(storeDir, emulator.url, connectionId);
     await emulator.resetStats();
     const started = Date.now();

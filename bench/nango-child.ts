@@ -18,7 +18,7 @@ import {
  * Prints NANGO_URL_PREFIX + its URL once it listens; when its stdin closes (the parent asks, or the parent
  * died), it closes the store and prints NANGO_RESULT_PREFIX + ServerResult.
  *
- *   tsx bench/nango-child.ts '{"storeDir":"/tmp/x","secretKey":"…","clariBaseUrl":"http://127.0.0.1:1234"}'
+ *   node local-stack/launch.mjs bench/nango-child.ts '{"storeDir":"/tmp/x","secretKey":"…","clariBaseUrl":"http://127.0.0.1:1234"}'
  */
 
 const RUN_START = /^\/persist\/runs\/?$/;

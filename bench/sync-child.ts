@@ -14,7 +14,7 @@ import { RESULT_PREFIX, childConfigSchema, type ChildResult } from './protocol.j
  * in `nango-child.ts` and reaching Clari through that server's proxy, as Nango's runner does, and prints
  * one JSON line (RESULT_PREFIX + ChildResult). The connection and its credentials are already on the server.
  *
- *   tsx bench/sync-child.ts '{"strategy":"ours","nangoUrl":"http://127.0.0.1:4321","secretKey":"…",...}'
+ *   node local-stack/launch.mjs bench/sync-child.ts '{"strategy":"ours","nangoUrl":"http://127.0.0.1:4321","secretKey":"…",...}'
  */
 
 async function main(): Promise<void> {

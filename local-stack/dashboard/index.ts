@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 
 import { Eta } from 'eta';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -48,7 +48,7 @@ const RUNS_SCANNED = 100_000;
 /** How often the page's script asks /ui/live.json, in milliseconds. */
 const POLL_MS = 2_000;
 
-const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
+const here = (relative: string): string => path.resolve(import.meta.dirname, '../dashboard', relative);
 
 const ASSETS: Record<string, { type: string; body: string }> = {
     'dashboard.css': { type: 'text/css; charset=utf-8', body: readFileSync(here('./assets/dashboard.css'), 'utf8') },

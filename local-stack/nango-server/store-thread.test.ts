@@ -15,6 +15,8 @@ import { openStoreInThread, StoreThreadStoppedError } from './store-thread.js';
 import { makeTempDir } from './test-helpers.js';
 
 const EXIT_CHILD = fileURLToPath(new URL('./thread-exit-child.ts', import.meta.url));
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const LAUNCHER = path.join(REPO_ROOT, 'local-stack', 'launch.mjs');
 
 describe('the store in a thread of its own', () => {
     const tmp = makeTempDir('store-thread-test');
@@ -157,9 +159,13 @@ describe('the store in a thread of its own', () => {
         await next.close();
     });
 
-    it('leaves no lock behind when its process exits with the store still open', async () => {
+    // From source the worker loads tsx itself; from a bundle (npm start, serve, sync) it starts the bundle beside it.
+    it.each([
+        { from: 'source', args: ['--import', 'tsx', EXIT_CHILD] },
+        { from: 'a bundle', args: [LAUNCHER, path.relative(REPO_ROOT, EXIT_CHILD)] }
+    ])('leaves no lock behind when its process, run from $from, exits with the store still open', async ({ args }) => {
         const dir = freshDir();
-        const child = spawn(process.execPath, ['--import', 'tsx', EXIT_CHILD, dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+        const child = spawn(process.execPath, [...args, dir], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
         const [code] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
         expect(code).toBe(130);
         expect(fs.readdirSync(dir)).not.toContain('store.lock');

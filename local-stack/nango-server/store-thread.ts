@@ -23,6 +23,8 @@ import {
  */
 
 const WORKER_ENTRY = new URL('./store-worker.ts', import.meta.url).href;
+/** Run from a bundle (local-stack/launch.mjs), the worker's own bundle lies beside this one and needs no loader. */
+const BUNDLED_WORKER = import.meta.url.endsWith('.ts') ? null : new URL('./store-worker.mjs', import.meta.url);
 
 // The worker starts without the parent's TypeScript loader (tsx's hooks do not follow it), so it registers
 // tsx itself before importing its TypeScript entry.
@@ -54,7 +56,10 @@ interface Pending {
 export async function openStoreInThread(options: OpenStoreOptions = {}): Promise<LocalStore> {
     const dir = path.resolve(options.dir ?? DEFAULT_STORE_DIR);
     const threadOptions: StoreThreadOptions = { dir, chunkSize: options.chunkSize };
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...threadOptions, entry: WORKER_ENTRY } });
+    const worker =
+        BUNDLED_WORKER === null
+            ? new Worker(BOOTSTRAP, { eval: true, workerData: { ...threadOptions, entry: WORKER_ENTRY } })
+            : new Worker(BUNDLED_WORKER, { workerData: threadOptions });
 
     const pending = new Map<number, Pending>();
     const listeners = new Set<RunFinishedListener>();
