@@ -2,13 +2,13 @@ import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { z } from 'zod';
 
 import {
+    asJsonObject,
     checkLimit,
     dataHash,
     decodeCursor,
     DEFAULT_LIMIT,
     encodeCursor,
     InvalidCursorError,
-    toJsonObject,
     type JsonObject
 } from './record-codec.js';
 import { createRecordPruning, type RecordPruning } from './record-prune.js';
@@ -138,7 +138,7 @@ function dedupeLastWins(records: readonly object[]): Map<string, JsonObject> {
         const id = String(parsed.data.id);
         // Re-inserting moves the id to its last position, matching the order the caller sent.
         byId.delete(id);
-        byId.set(id, toJsonObject(record));
+        byId.set(id, asJsonObject(record));
     });
     return byId;
 }
@@ -201,7 +201,12 @@ export function createRecordsStore(db: PGlite, options: { chunkSize: number }): 
                 return summary;
             }
             // `ord` keeps the caller's order for the serial ids, which break ties between rows written together.
-            const rows = [...byId].map(([externalId, data], ord) => ({ ord, external_id: externalId, data, data_hash: dataHash(data) }));
+            // Each row is serialized once, before the first await: a caller that changes a record meanwhile cannot
+            // change what is stored under its hash, and no deep copy of the page is made to serialize it again.
+            const rows = [...byId].map(
+                ([externalId, data], ord) =>
+                    `{"ord":${ord},"external_id":${JSON.stringify(externalId)},"data_hash":"${dataHash(data)}","data":${JSON.stringify(data)}}`
+            );
             await db.transaction(async (tx) => {
                 const ts = await writeTimestamp(tx, connectionId, model);
                 for (const part of chunk(rows, options.chunkSize)) {
@@ -235,7 +240,7 @@ export function createRecordsStore(db: PGlite, options: { chunkSize: number }): 
                         FROM upserted u
                         JOIN incoming i ON i.external_id = u.external_id
                         LEFT JOIN previous p ON p.external_id = u.external_id`,
-                        [connectionId, model, JSON.stringify(part), ts, executionId]
+                        [connectionId, model, `[${part.join(',')}]`, ts, executionId]
                     );
                     for (const row of res.rows) {
                         summary[row.outcome].push(row.external_id);
