@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { openStore } from './database.js';
 import { restrictToOwner } from './private-files.js';
-import { openDatabase, StoreDamagedError } from './store-folder.js';
+import { freshDataFolderTemplate, openDatabase, StoreDamagedError } from './store-folder.js';
 import { makeTempDir } from './test-helpers.js';
 
 interface Entry {
@@ -178,6 +178,27 @@ describe('the store database', () => {
                 { name: 'shared_buffers', setting: '2048', unit: '8kB' },
                 { name: 'wal_buffers', setting: '128', unit: '8kB' }
             ]);
+        }
+    });
+
+    it('starts a new folder as a copy of the template, so that only the first store on a machine runs initdb', async () => {
+        const first = await openDatabase(tmp.dir, 'first');
+        await first.close();
+        const template = freshDataFolderTemplate();
+        expect(fs.existsSync(path.join(template, 'PG_VERSION'))).toBe(true);
+
+        // Postgres ignores a file it does not know; finding it in the next new folder shows that folder was copied.
+        const marker = `copied-from-template-${process.pid}`;
+        fs.writeFileSync(path.join(template, marker), '');
+        try {
+            const second = await openDatabase(tmp.dir, 'second');
+            const { rows } = await second.query<{ answer: number }>('SELECT 41 + 1 AS answer');
+            await second.close();
+            expect(rows).toEqual([{ answer: 42 }]);
+            expect(fs.existsSync(path.join(tmp.dir, 'second', marker))).toBe(true);
+            expect(fs.existsSync(path.join(tmp.dir, 'first', marker))).toBe(false);
+        } finally {
+            fs.rmSync(path.join(template, marker), { force: true });
         }
     });
 });

@@ -1,6 +1,8 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
-import type { PGlite } from '@electric-sql/pglite';
+import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
 
 /** The store folder exists but its database cannot be opened: damaged, half deleted, or not a PGlite data folder. */
 export class StoreDamagedError extends Error {
@@ -41,15 +43,70 @@ const PGLITE_MEMORY_SETTINGS = ['shared_buffers = 16MB', 'wal_buffers = 1MB'];
  * and the baseline code writes a page of records at most a fifth slower (bench/README.md, "Where the memory goes").
  */
 export async function openDatabase(storeDir: string, dataFolder: string): Promise<PGlite> {
+    const dataDir = path.join(storeDir, dataFolder);
+    if (!existsSync(dataDir)) {
+        await copyFreshDataFolder(dataDir);
+    }
+    try {
+        return await startPGlite(dataDir);
+    } catch (err) {
+        throw new StoreDamagedError(storeDir, err);
+    }
+}
+
+async function startPGlite(dataDir: string): Promise<PGlite> {
     // Loaded here, not at the top: the module alone is tens of MB, and the processes and threads that only talk
     // to a store (the server beside its store thread, a runner) import this file for its error class.
     const { PGlite: PGliteDatabase } = await import('@electric-sql/pglite');
+    const options: PGliteOptions = { postgresqlconf: PGLITE_MEMORY_SETTINGS };
+    const db = new PGliteDatabase(dataDir, options);
+    await db.waitReady;
+    return db;
+}
+
+/** Two levels up from here, as from local-stack/.build/ when bundled. */
+const NODE_MODULES = path.resolve(import.meta.dirname, '../../node_modules');
+
+/**
+ * Where the data folder that every new store copies lives: one per PGlite version and settings, in
+ * node_modules/.cache, which `npm ci` clears with the rest.
+ */
+export function freshDataFolderTemplate(): string {
+    const pgliteManifest = path.join(NODE_MODULES, '@electric-sql', 'pglite', 'package.json');
+    const { version } = JSON.parse(readFileSync(pgliteManifest, 'utf8')) as { version: string };
+    const settings = createHash('sha256').update(PGLITE_MEMORY_SETTINGS.join('\n')).digest('hex').slice(0, 12);
+    return path.join(NODE_MODULES, '.cache', 'clari-local-stack', `pgdata-pglite-${version}-${settings}`);
+}
+
+/**
+ * A new data folder costs PGlite an initdb: 4–5 s, and hundreds of MB that stay with the process. A copy of one
+ * made earlier costs half a second, so the first store on a machine makes the template and every later one (each
+ * test's, the bench's, a store deleted to start over) copies it. Any trouble with the template leaves `dataDir`
+ * absent, and PGlite then runs initdb there as before.
+ */
+async function copyFreshDataFolder(dataDir: string): Promise<void> {
     try {
-        const db = new PGliteDatabase(path.join(storeDir, dataFolder), { postgresqlconf: PGLITE_MEMORY_SETTINGS });
-        await db.waitReady;
-        return db;
-    } catch (err) {
-        throw new StoreDamagedError(storeDir, err);
+        const template = freshDataFolderTemplate();
+        if (!existsSync(template)) {
+            // Made under a name of its own and renamed into place: processes that start together each make one,
+            // the first rename wins, and no reader ever sees half a template.
+            const making = `${template}.${randomUUID()}.tmp`;
+            mkdirSync(path.dirname(template), { recursive: true });
+            try {
+                const db = await startPGlite(making);
+                await db.close();
+                renameSync(making, template);
+            } catch (err) {
+                if (!existsSync(template)) {
+                    throw err;
+                }
+            } finally {
+                rmSync(making, { recursive: true, force: true });
+            }
+        }
+        cpSync(template, dataDir, { recursive: true });
+    } catch {
+        rmSync(dataDir, { recursive: true, force: true });
     }
 }
 
