@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
 import { startReferenceApp, WEBHOOK_PATH, type RunningReferenceApp } from '../../examples/app/app.js';
+import { copyFreshDataFolder } from '../nango-server/store-folder.js';
 import type { WebhookSettings } from '../nango-server/sync-webhooks.js';
 import { webhookSettingsFromEnv, type LocalEnv } from './config.js';
 
@@ -29,7 +34,16 @@ export async function startAppBeside(env: LocalEnv): Promise<AppBeside> {
         },
         `http://127.0.0.1:${env.REFERENCE_APP_PORT}${WEBHOOK_PATH}`
     );
+    // The copy lasts one session, as an in-memory database would; a folder copied from the stores' template spares
+    // it the initdb an in-memory PGlite runs on every start (4-5 s, and hundreds of MB kept by this process).
+    const copyFolder = mkdtempSync(path.join(os.tmpdir(), 'clari-reference-app-'));
+    process.once('exit', () => {
+        rmSync(copyFolder, { recursive: true, force: true });
+    });
+    const dbDir = path.join(copyFolder, 'pgdata');
+    await copyFreshDataFolder(dbDir);
     const app = await startReferenceApp({
+        dbDir,
         nangoHost: `http://127.0.0.1:${env.NANGO_LOCAL_PORT}`,
         secretKey: env.NANGO_SECRET_KEY_DEV,
         webhookSigningKey: settings?.signingKey ?? '',

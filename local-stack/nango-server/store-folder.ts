@@ -84,7 +84,7 @@ export function freshDataFolderTemplate(): string {
  * test's, the bench's, a store deleted to start over) copies it. Any trouble with the template leaves `dataDir`
  * absent, and PGlite then runs initdb there as before.
  */
-async function copyFreshDataFolder(dataDir: string): Promise<void> {
+export async function copyFreshDataFolder(dataDir: string): Promise<void> {
     try {
         const template = freshDataFolderTemplate();
         if (!existsSync(template)) {
