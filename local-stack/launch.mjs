@@ -21,7 +21,7 @@ const REPO_ROOT = path.resolve(import.meta.dirname, '..');
  * Two levels below the repository, as the sources are: the code that finds files from its own location
  * (`import.meta.dirname` + '../..') finds the same ones from here.
  */
-export const BUILD_DIR = path.join(REPO_ROOT, 'local-stack', '.build');
+const BUILD_DIR = path.join(REPO_ROOT, 'local-stack', '.build');
 /** openStoreInThread starts this bundle, beside its own, when it runs from a bundle. */
 const STORE_WORKER = path.join(REPO_ROOT, 'local-stack', 'nango-server', 'store-worker.ts');
 
@@ -33,7 +33,7 @@ const STORE_WORKER = path.join(REPO_ROOT, 'local-stack', 'nango-server', 'store-
  * @param {string} entry
  * @returns {Promise<string>}
  */
-export async function bundleEntry(entry) {
+async function bundleEntry(entry) {
     const name = path.basename(entry, path.extname(entry));
     const result = await esbuild.build({
         entryPoints: { [name]: path.resolve(REPO_ROOT, entry), 'store-worker': STORE_WORKER },
@@ -59,16 +59,13 @@ export async function bundleEntry(entry) {
     return path.join(BUILD_DIR, `${name}.mjs`);
 }
 
-const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(import.meta.filename);
-if (isMain) {
-    const entry = process.argv[2];
-    if (entry === undefined) {
-        console.error('usage: node local-stack/launch.mjs <entry.ts> [arguments…]');
-        process.exit(2);
-    }
-    const bundle = await bundleEntry(entry);
-    // The entry reads its own arguments from process.argv.slice(2), as it did when started directly.
-    process.argv.splice(2, 1);
-    process.setSourceMapsEnabled(true);
-    await import(pathToFileURL(bundle).href);
+const entry = process.argv[2];
+if (entry === undefined) {
+    console.error('usage: node local-stack/launch.mjs <entry.ts> [arguments…]');
+    process.exit(2);
 }
+const bundle = await bundleEntry(entry);
+// The entry reads its own arguments from process.argv.slice(2), as it did when started directly.
+process.argv.splice(2, 1);
+process.setSourceMapsEnabled(true);
+await import(pathToFileURL(bundle).href);
