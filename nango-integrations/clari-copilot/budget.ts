@@ -5,7 +5,13 @@ export const CLARI_WEEKLY_LIMIT = 100_000;
 /** Refused requests (429) in a row after which the run stops asking: the workspace's week is likely spent. */
 export const MAX_REFUSALS_IN_A_ROW = 20;
 /** Requests counted ahead in the checkpoint, so that a run killed mid-way never under-counts what it sent. */
-export const PRECHARGE_BLOCK = 25;
+export const PRECHARGE_BLOCK = 100;
+/**
+ * The next block is written once fewer than this many counted requests are left, so the write has that many
+ * requests' time to finish before any request waits for it: a checkpoint write queued behind a large save
+ * then no longer halts the requests. Writes stay one per this many requests.
+ */
+export const PRECHARGE_REFILL_AT = 50;
 /** The least a backfill leaves to the week's incremental runs, as a share of the budget. */
 export const RESERVE_FLOOR_SHARE = 0.02;
 
@@ -57,6 +63,8 @@ export class WeeklyBudget {
     private spent: number;
     private persistedUpTo: number;
     private persisting: Promise<void> | null = null;
+    /** A write started ahead of need that failed: the next request to be counted reports it. */
+    private aheadFailure: { error: unknown } | null = null;
     private refusedInARow = 0;
     /** Requests sent since the current run of refusals began: they may all come back refused too. */
     private sentDuringRefusals = 0;
@@ -104,6 +112,11 @@ export class WeeklyBudget {
         if (this.pause) {
             throw this.pause;
         }
+        if (this.aheadFailure) {
+            const { error } = this.aheadFailure;
+            this.aheadFailure = null;
+            throw error;
+        }
         if (this.refusedInARow > 0 && this.refusedInARow + this.sentDuringRefusals >= MAX_REFUSALS_IN_A_ROW) {
             throw this.pauseFor(
                 'refused',
@@ -124,13 +137,23 @@ export class WeeklyBudget {
         if (this.refusedInARow > 0) {
             this.sentDuringRefusals++;
         }
+        const refillDue = this.persistedUpTo - mine < PRECHARGE_REFILL_AT && this.persistedUpTo < this.options.budget;
+        if (mine <= this.persistedUpTo && refillDue && this.persisting === null) {
+            // Nothing waits for this write, so its failure is kept for the next request (a rejection nobody
+            // handles would end the process); an interruption Nango throws from it still reaches the script.
+            this.writeNextBlock().catch((error: unknown) => {
+                this.aheadFailure ??= { error };
+            });
+        }
         // Waits only until this request's own number is persisted, whatever others have counted since.
         while (mine > this.persistedUpTo) {
             // One write in flight at a time; the others wait for it and look again.
-            this.persisting ??= this.persistAhead().finally(() => {
-                this.persisting = null;
-            });
-            await this.persisting;
+            try {
+                await this.writeNextBlock();
+            } catch (error) {
+                this.reportedAheadFailure(error);
+                throw error;
+            }
         }
     }
 
@@ -177,10 +200,28 @@ export class WeeklyBudget {
         return { weekStartMs: this.weekStartMs, spent: this.spent };
     }
 
+    /** A request that waited for the failed write reports it: the next one does not report it again. */
+    private reportedAheadFailure(error: unknown): void {
+        if (this.aheadFailure?.error === error) {
+            this.aheadFailure = null;
+        }
+    }
+
+    private writeNextBlock(): Promise<void> {
+        this.persisting ??= this.persistAhead().finally(() => {
+            this.persisting = null;
+        });
+        return this.persisting;
+    }
+
     private async persistAhead(): Promise<void> {
-        const upTo = Math.min(this.spent + PRECHARGE_BLOCK - 1, this.options.budget);
-        await this.options.persist(this.weekStartMs, Math.max(upTo, this.spent));
-        this.persistedUpTo = Math.max(upTo, this.spent);
+        const week = this.weekStartMs;
+        const upTo = Math.max(Math.min(this.spent + PRECHARGE_BLOCK - 1, this.options.budget), this.spent);
+        await this.options.persist(week, upTo);
+        // A week that began during the write starts its own count: this one belongs to the old week.
+        if (this.weekStartMs === week) {
+            this.persistedUpTo = Math.max(this.persistedUpTo, upTo);
+        }
     }
 
     private rollOverWeek(): void {

@@ -63,6 +63,11 @@ export interface RateLimiter {
 
 /** Never slower than this, however long Clari keeps throttling (unless configured slower to begin with). */
 const MIN_REQUESTS_PER_SECOND = 0.5;
+/**
+ * How late a grant may be and still keep the schedule. At Clari's 10 req/s this is half an interval; it only
+ * matters at faster rates, where it bounds what catching up adds to a second: 5% of the rate.
+ */
+export const CATCH_UP_MS = 50;
 /** Successes it takes to climb from half the rate back to the full rate. */
 const RECOVERY_STEPS = 20;
 
@@ -81,6 +86,8 @@ export function createRateLimiter(requestsPerSecond: number, clock: Pick<Clock, 
     let rate = requestsPerSecond;
     let nextSlot = 0;
     let holdUntil = 0;
+    // Half an interval after the last grant: how fast callers behind schedule catch up.
+    let notBefore = 0;
     // Callers are served in the order they asked: a caller that just finished a request and asks again
     // queues behind those already waiting, so no worker (nor a page of them) is starved.
     const waiting: (() => void)[] = [];
@@ -90,13 +97,18 @@ export function createRateLimiter(requestsPerSecond: number, clock: Pick<Clock, 
         try {
             while (waiting.length > 0) {
                 const current = clock.now();
-                const due = Math.max(nextSlot, holdUntil);
+                const scheduled = Math.max(nextSlot, holdUntil);
+                const due = Math.max(scheduled, notBefore);
                 if (current >= due) {
-                    // Timers fire a millisecond or two late; at 100 req/s restarting the schedule from each wake-up
-                    // would lose a tenth of the rate, so a slightly late grant keeps it. A wake-up later than that
-                    // (the event loop was busy) restarts it from now: one caller is released, never a clump.
+                    // Timers fire late, and a runner's event loop is busy for a few tens of milliseconds at a time;
+                    // at 100 req/s, restarting the schedule from each late wake-up lost a tenth of the rate or more.
+                    // A grant at most CATCH_UP_MS behind keeps the schedule, and the callers behind it catch up at
+                    // twice the rate, so a second holds at most CATCH_UP_MS worth of requests more than the rate.
+                    // A later wake-up restarts it from now: one caller is released, never a clump.
                     const interval = 1000 / rate;
-                    nextSlot = (current - due < interval / 2 ? due : current) + interval;
+                    const onSchedule = current - scheduled <= Math.max(CATCH_UP_MS, interval / 2);
+                    nextSlot = (onSchedule ? scheduled : current) + interval;
+                    notBefore = current + interval / 2;
                     waiting.shift()?.();
                     continue;
                 }

@@ -3,6 +3,7 @@ import {
     clariWeekStart,
     MAX_REFUSALS_IN_A_ROW,
     PRECHARGE_BLOCK,
+    PRECHARGE_REFILL_AT,
     RequestsPaused,
     RESERVE_FLOOR_SHARE,
     WEEK_MS,
@@ -78,13 +79,75 @@ describe('the weekly budget', () => {
     });
 
     it('persists a count ahead of every request it lets through', async () => {
-        const budget = budgetOf();
-        for (let sent = 1; sent <= 60; sent++) {
+        const budget = budgetOf({ budget: 1000 });
+        const sent = 200;
+        for (let request = 1; request <= sent; request++) {
             await budget.spend();
-            expect(Math.max(...persisted)).toBeGreaterThanOrEqual(sent);
+            expect(Math.max(...persisted)).toBeGreaterThanOrEqual(request);
         }
-        // Ahead in blocks, not one write a request.
-        expect(persisted.length).toBe(Math.ceil(60 / PRECHARGE_BLOCK));
+        // Ahead in blocks, not one write a request: the first before request 1, then one each time fewer than
+        // PRECHARGE_REFILL_AT counted requests are left, each moving the count on by the difference.
+        const expected = [PRECHARGE_BLOCK];
+        while ((expected.at(-1) ?? 0) - PRECHARGE_REFILL_AT < sent) {
+            expected.push((expected.at(-1) ?? 0) + PRECHARGE_BLOCK - PRECHARGE_REFILL_AT);
+        }
+        expect(persisted).toEqual(expected);
+    });
+
+    it('writes the next block while the counted one still has room, so a slow write holds no request', async () => {
+        const writes: { upTo: number; finish: () => void }[] = [];
+        const budget = budgetOf({
+            budget: 1000,
+            persist: (_week, spentUpTo) =>
+                new Promise<void>((resolve) => {
+                    writes.push({ upTo: spentUpTo, finish: resolve });
+                })
+        });
+        const settled = async (promise: Promise<void>): Promise<boolean> => {
+            let done = false;
+            void promise.then(
+                () => (done = true),
+                () => (done = true)
+            );
+            await new Promise((resolve) => setTimeout(resolve, 0));
+            return done;
+        };
+
+        // Nothing is counted yet: the first request waits for its block.
+        const first = budget.spend();
+        expect(await settled(first)).toBe(false);
+        expect(writes.map((write) => write.upTo)).toEqual([PRECHARGE_BLOCK]);
+        writes[0]?.finish();
+        await first;
+
+        // Up to the refill point no write is started; from there one is, and requests go on without it.
+        for (let sent = 2; sent <= PRECHARGE_BLOCK; sent++) {
+            expect(await settled(budget.spend())).toBe(true);
+        }
+        expect(writes.map((write) => write.upTo)).toEqual([PRECHARGE_BLOCK, 2 * PRECHARGE_BLOCK - PRECHARGE_REFILL_AT]);
+
+        // The block is used up and its successor is not written yet: the next request waits for it.
+        const past = budget.spend();
+        expect(await settled(past)).toBe(false);
+        writes[1]?.finish();
+        await past;
+        expect(writes).toHaveLength(2);
+    });
+
+    it('reports a write started ahead of need that failed to the next request, once', async () => {
+        let calls = 0;
+        const failure = new Error('checkpoint write failed');
+        const budget = budgetOf({
+            budget: 1000,
+            persist: () => (++calls === 2 ? Promise.reject(failure) : Promise.resolve())
+        });
+        for (let sent = 1; sent <= PRECHARGE_BLOCK - PRECHARGE_REFILL_AT + 1; sent++) {
+            await budget.spend();
+        }
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        // The refill failed in the background; the request after it hears of it and is not sent.
+        await expect(budget.spend()).rejects.toBe(failure);
+        await expect(budget.spend()).resolves.toBeUndefined();
     });
 
     it('carries the count of the same week over, and starts afresh in a new one', async () => {

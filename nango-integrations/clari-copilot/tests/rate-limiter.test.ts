@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createRateLimiter, MAX_TIMER_MS, sleep, startTimer } from '../rate-limiter.js';
+import { CATCH_UP_MS, createRateLimiter, MAX_TIMER_MS, sleep, startTimer } from '../rate-limiter.js';
 import { FakeClock } from './fake-clock.js';
 
 describe('createRateLimiter', () => {
@@ -37,6 +37,29 @@ describe('createRateLimiter', () => {
         expect(Math.min(...gaps)).toBeGreaterThanOrEqual(5);
         const busiestSecond = Math.max(...granted.map((start) => granted.filter((time) => time >= start && time < start + 1000).length));
         expect(busiestSecond).toBeLessThanOrEqual(101);
+    });
+
+    it('makes up for short stalls of the event loop at twice the rate, adding at most CATCH_UP_MS of requests to a second', async () => {
+        const clock = new FakeClock();
+        const limiter = createRateLimiter(100, clock);
+        const granted: number[] = [];
+        const callers = Array.from({ length: 301 }, async () => {
+            await limiter.acquire();
+            granted.push(clock.now());
+        });
+        // Five stalls of 40 ms, as a runner parsing a page of responses has them.
+        for (const at of [300, 800, 1300, 1800, 2300]) {
+            clock.startTimer(at, () => {
+                clock.jump(40);
+            });
+        }
+        await clock.run(Promise.all(callers));
+        // Restarted from each late wake-up, the schedule would end 200 ms later.
+        expect(granted[granted.length - 1]).toBeLessThanOrEqual(3_000 + 10);
+        const gaps = granted.slice(1).map((time, index) => time - (granted[index] ?? 0));
+        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(5);
+        const busiestSecond = Math.max(...granted.map((start) => granted.filter((time) => time >= start && time < start + 1000).length));
+        expect(busiestSecond).toBeLessThanOrEqual(100 + (100 * CATCH_UP_MS) / 1000 + 1);
     });
 
     it('sleeps whole milliseconds, which is all timers honour', async () => {
