@@ -128,14 +128,14 @@ export function registerPersistApi(app: FastifyInstance, options: PersistApiOpti
         return reply.code(204).send();
     });
 
-    // The save body stays text here: the store parses and checks it where it runs (wire.ts).
+    // The save body stays bytes here: the store decodes, parses and checks it where it runs (wire.ts).
     void app.register((scoped, _options, done) => {
         scoped.removeContentTypeParser('application/json');
-        scoped.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: RECORDS_BODY_LIMIT }, (_request, body, parsed) => {
+        scoped.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: RECORDS_BODY_LIMIT }, (_request, body, parsed) => {
             parsed(null, body);
         });
         scoped.post('/persist/records/save', { bodyLimit: RECORDS_BODY_LIMIT }, async (request, reply) => {
-            if (typeof request.body !== 'string') {
+            if (!(request.body instanceof Uint8Array)) {
                 return sendError(reply, 400, 'invalid_body', { message: 'the body must be JSON (content-type: application/json)' });
             }
             const outcome = await store.wire.saveRecordsBody(request.body);

@@ -113,7 +113,8 @@ async function serveRecords(
             cursor: query.cursor,
             ids: query.ids
         });
-        return await reply.type('application/json; charset=utf-8').send(json);
+        // A Buffer over the bytes the store thread sent, not a copy of them.
+        return await reply.type('application/json; charset=utf-8').send(Buffer.from(json.buffer, json.byteOffset, json.byteLength));
     } catch (err) {
         if (err instanceof InvalidCursorError) {
             // Nango answers a garbled cursor with a 500; a 400 on the parameter is more useful to a client.

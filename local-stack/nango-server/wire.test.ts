@@ -43,7 +43,8 @@ describe('record bodies parsed and serialized in the store thread', () => {
     });
 
     it('saves a page sent as text and serves it back from GET /records as JSON', async () => {
-        const transcript = 'a long transcript '.repeat(2_000);
+        // Multi-byte characters too: the body crosses to the store thread as UTF-8 bytes, and back.
+        const transcript = 'a long transcript, café 👋 '.repeat(2_000);
         const records = [
             { id: 'c1', title: 'one', transcript },
             { id: 'c2', title: 'two', transcript }
