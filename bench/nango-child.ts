@@ -1,14 +1,19 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import { createNangoServer, openStoreInThread } from '../local-stack/nango-server/index.js';
 import {
     NANGO_RESULT_PREFIX,
     NANGO_URL_PREFIX,
     nangoChildConfigSchema,
-    type NangoChildConfig,
+    PROBE_READY,
+    PROBE_RESULT_PREFIX,
+    recordsProbeSchema,
     type RecordsProbe,
+    type RecordsProbeConfig,
     type ServerResult
 } from './protocol.js';
 
@@ -23,58 +28,50 @@ import {
 
 const RUN_START = /^\/persist\/runs\/?$/;
 const RUN_FINISH = /^\/persist\/runs\/\d+\/finish\/?$/;
-const PROBE_EVERY_MS = 1000;
-
 /**
- * An app polling the records API while the sync writes: one `GET /records?limit=100` a second, timed to the
- * last byte. It runs in this process, so the time includes any stall of the loop that also serves the API.
+ * An app polling the records API while the sync writes (`records-probe.ts`), in a process of its own as an app
+ * is: its requests wait for any stall of the loop that serves the API, but reading the pages is its own work.
+ * Started before any run, so that its start-up is not measured; it probes from `start()` on.
  */
-function startRecordsProbe(url: string, secretKey: string, probe: NangoChildConfig['probe']): { stop(): Promise<RecordsProbe> } {
-    // Microseconds: the histogram records integers.
-    const latencyUs: RecordableHistogram = createHistogram();
-    let failures = 0;
-    const state = { stopped: false };
-    let wake: () => void = () => undefined;
-    const loop = (async () => {
-        while (!state.stopped) {
-            const started = performance.now();
-            try {
-                const response = await fetch(`${url}/records?model=${encodeURIComponent(probe.model)}&limit=100`, {
-                    headers: {
-                        authorization: `Bearer ${secretKey}`,
-                        'connection-id': probe.connectionId,
-                        'provider-config-key': probe.providerConfigKey
-                    }
-                });
-                await response.arrayBuffer();
-                if (response.ok) {
-                    latencyUs.record(Math.max(1, Math.round((performance.now() - started) * 1000)));
-                } else {
-                    failures++;
-                }
-            } catch {
-                failures++;
-            }
-            const waitMs = Math.max(0, started + PROBE_EVERY_MS - performance.now());
-            await new Promise<void>((resolve) => {
-                wake = resolve;
-                setTimeout(resolve, waitMs);
-            });
+interface RecordsProbeProcess {
+    start(): void;
+    /** Ends the process: its figures, all zero when it never started. */
+    stop(): Promise<RecordsProbe>;
+}
+
+async function spawnRecordsProbe(config: RecordsProbeConfig): Promise<RecordsProbeProcess> {
+    const child = spawn(
+        process.execPath,
+        [path.join('local-stack', 'launch.mjs'), path.join('bench', 'records-probe.ts'), JSON.stringify(config)],
+        {
+            stdio: ['pipe', 'pipe', 'inherit']
         }
-    })();
+    );
+    let output = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+            output += chunk;
+            if (output.includes(PROBE_READY)) {
+                resolve();
+            }
+        });
+        void exited.then((code) => {
+            reject(new Error(`the records probe exited (${code}) before it was ready`));
+        });
+    });
     return {
+        start() {
+            child.stdin.write('start\n');
+        },
         async stop() {
-            state.stopped = true;
-            wake();
-            await loop;
-            const ms = (us: number): number => (latencyUs.count === 0 ? 0 : us / 1000);
-            return {
-                count: latencyUs.count,
-                failures,
-                p50Ms: ms(latencyUs.percentile(50)),
-                p99Ms: ms(latencyUs.percentile(99)),
-                maxMs: ms(latencyUs.max)
-            };
+            child.stdin.end();
+            const code = await exited;
+            const line = output.split('\n').find((candidate) => candidate.startsWith(PROBE_RESULT_PREFIX));
+            if (line === undefined) {
+                throw new Error(`the records probe exited (${code}) without a result`);
+            }
+            return recordsProbeSchema.parse(JSON.parse(line.slice(PROBE_RESULT_PREFIX.length)));
         }
     };
 }
@@ -100,28 +97,26 @@ async function main(): Promise<void> {
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     const lifeStarted = performance.now();
     const run: {
-        started: { at: number; cpu: NodeJS.CpuUsage; probe: ReturnType<typeof startRecordsProbe> } | null;
-        measured: { windowMs: number; cpuMs: number; probe: Promise<RecordsProbe> } | null;
+        started: { at: number; cpu: NodeJS.CpuUsage } | null;
+        measured: { windowMs: number; cpuMs: number; probe: Promise<RecordsProbe> | undefined } | null;
     } = { started: null, measured: null };
-    let url = '';
+    // Spawned once the server listens, before its URL is printed: no run can start without it.
+    let probe: RecordsProbeProcess | null = null;
     const closeWindow = (): void => {
         if (run.started !== null && run.measured === null) {
             const cpu = process.cpuUsage(run.started.cpu);
             run.measured = {
                 windowMs: performance.now() - run.started.at,
                 cpuMs: (cpu.user + cpu.system) / 1000,
-                probe: run.started.probe.stop()
+                probe: probe?.stop()
             };
             loopDelay.disable();
         }
     };
     app.addHook('onRequest', (request, _reply, done) => {
         if (run.started === null && request.method === 'POST' && RUN_START.test(request.url)) {
-            run.started = {
-                at: performance.now(),
-                cpu: process.cpuUsage(),
-                probe: startRecordsProbe(url, config.secretKey, config.probe)
-            };
+            run.started = { at: performance.now(), cpu: process.cpuUsage() };
+            probe?.start();
             loopDelay.enable();
         }
         done();
@@ -135,14 +130,21 @@ async function main(): Promise<void> {
 
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
-    url = `http://127.0.0.1:${port}`;
+    const url = `http://127.0.0.1:${port}`;
+    probe = await spawnRecordsProbe({ url, secretKey: config.secretKey, probe: config.probe });
     process.stdout.write(`${NANGO_URL_PREFIX}${url}\n`);
 
     await new Promise<void>((resolve) => {
         process.stdin.on('end', resolve).on('close', resolve).resume();
     });
     closeWindow();
-    const recordsProbe = await run.measured?.probe;
+    // Measured or not, the probe's process ends with this one.
+    let recordsProbe: RecordsProbe | undefined;
+    if (run.measured) {
+        recordsProbe = await run.measured.probe;
+    } else {
+        await probe.stop();
+    }
     await app.close();
     await store.close();
 

@@ -76,6 +76,17 @@ export const recordsProbeSchema = z
     .strict();
 export type RecordsProbe = z.infer<typeof recordsProbeSchema>;
 
+export const PROBE_READY = 'PROBE_READY';
+export const PROBE_RESULT_PREFIX = 'PROBE_RESULT ';
+export const recordsProbeConfigSchema = z
+    .object({
+        url: z.url(),
+        secretKey: z.string().min(1),
+        probe: nangoChildConfigSchema.shape.probe
+    })
+    .strict();
+export type RecordsProbeConfig = z.infer<typeof recordsProbeConfigSchema>;
+
 /** What the local Nango process measured, printed when the parent closes its stdin. */
 export const serverResultSchema = z
     .object({

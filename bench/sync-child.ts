@@ -3,7 +3,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PROVIDER_CONFIG_KEY } from '../nango-integrations/clari-copilot/constants.js';
 import { parseReportLine } from '../nango-integrations/clari-copilot/run-report.js';
 import fetchData from '../nango-integrations/clari-copilot/syncs/calls.js';
-import { createHttpPersist, createServerProxy } from '../local-stack/runner/http-persist.js';
+import { createHttpPersist, createServerProxy, probeLocalNango } from '../local-stack/runner/http-persist.js';
 import { runSync, type RunnerEvent } from '../local-stack/runner/run-sync.js';
 import naiveFetchData, { NAIVE_SUMMARY_PREFIX, SKIP_CAP_LOG } from './naive-sync.js';
 import { RESULT_PREFIX, childConfigSchema, type ChildResult } from './protocol.js';
@@ -59,6 +59,8 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => {
         peakHeapBytes = Math.max(peakHeapBytes, process.memoryUsage().heapUsed);
     }, 100);
+    // Nango's runners are long-lived: the clock starts on a runner whose HTTP client is loaded and connected.
+    await probeLocalNango(server);
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
     const cpuBefore = process.cpuUsage();
