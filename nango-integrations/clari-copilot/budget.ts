@@ -9,7 +9,7 @@ export const PRECHARGE_BLOCK = 100;
 /**
  * The next block is written once fewer than this many counted requests are left, so the write has that many
  * requests' time to finish before any request waits for it: a checkpoint write queued behind a large save
- * then no longer halts the requests. Writes stay one per this many requests.
+ * then no longer halts the requests. Each write moves the count on by PRECHARGE_BLOCK - PRECHARGE_REFILL_AT.
  */
 export const PRECHARGE_REFILL_AT = 50;
 /** The least a backfill leaves to the week's incremental runs, as a share of the budget. */
