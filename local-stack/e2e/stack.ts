@@ -19,6 +19,7 @@ import {
 import { loadDeployedSync } from '../runner/build.js';
 import { storePersist } from '../runner/persist.js';
 import { runSync, type RunnerEvent, type RunSyncResult } from '../runner/run-sync.js';
+import { ExecutionKilledError } from '../runner/execution-limit.js';
 import { runSyncChain } from '../runner/run-chain.js';
 import type { SyncEntry } from '../runner/sandbox.js';
 import { CREDENTIALS, EmulatorControl, startEmulator } from './emulator-client.js';
@@ -195,32 +196,47 @@ export class E2EStack {
 
     /**
      * Runs the sync under an execution limit (NANGO_LOCAL_RUN_TIMEOUT_S), following the chain of interrupted
-     * executions as Nango does until one ends without being interrupted. Every execution's log lines are returned.
+     * executions as Nango does until one ends without being interrupted. An execution killed at 95% (on a busy
+     * machine a checkpoint may miss its window) fails, and Nango's next scheduled run resumes from the same
+     * checkpoint: up to `killsAllowed` of those are followed too, and counted. Every execution's log lines and
+     * the Clari requests of the whole chain are returned.
      */
     async runChained(
         target: SyncTarget,
         timeoutMs: number,
-        metadata: Record<string, unknown> = FAST_METADATA
-    ): Promise<{ final: RunSyncResult; interrupted: RunSyncResult[]; logs: LogLine[][]; requests: StatsSnapshot }> {
+        metadata: Record<string, unknown> = FAST_METADATA,
+        killsAllowed = 2
+    ): Promise<{ final: RunSyncResult; interrupted: RunSyncResult[]; killed: number; logs: LogLine[][]; requests: StatsSnapshot }> {
         await target.control.resetStats();
         const logs: LogLine[][] = [[]];
-        const chain = await runSyncChain({
-            persist: storePersist(this.store),
-            connectionId: target.connectionId,
-            metadata,
-            proxy: target.proxy,
-            fetchData: this.fetchData,
-            timeoutMs,
-            onEvent: (event) => {
-                if (event.type === 'log') {
-                    logs.at(-1)?.push({ level: event.level, message: event.message });
+        const interrupted: RunSyncResult[] = [];
+        for (let killed = 0; ; killed++) {
+            try {
+                const chain = await runSyncChain({
+                    persist: storePersist(this.store),
+                    connectionId: target.connectionId,
+                    metadata,
+                    proxy: target.proxy,
+                    fetchData: this.fetchData,
+                    timeoutMs,
+                    onEvent: (event) => {
+                        if (event.type === 'log') {
+                            logs.at(-1)?.push({ level: event.level, message: event.message });
+                        }
+                    },
+                    onHandOver: (result) => {
+                        interrupted.push(result);
+                        logs.push([]);
+                    }
+                });
+                return { final: chain.final, interrupted, killed, logs, requests: await target.control.stats() };
+            } catch (error) {
+                if (!(error instanceof ExecutionKilledError) || killed >= killsAllowed) {
+                    throw error;
                 }
-            },
-            onHandOver: () => {
                 logs.push([]);
             }
-        });
-        return { ...chain, logs, requests: await target.control.stats() };
+        }
     }
 
     /** Runs the sync once, expecting it to fail. */
