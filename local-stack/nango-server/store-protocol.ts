@@ -73,6 +73,22 @@ export function isRemoteMethod(area: string, method: string): area is StoreArea 
     return Object.hasOwn(REMOTE_METHODS, area) && Object.hasOwn(REMOTE_METHODS[area as StoreArea], method);
 }
 
+/**
+ * The buffers among `values` that a message hands over instead of copying. A save body or a `GET /records` answer is
+ * megabytes, and a copy stays on the sending side too until that thread collects it. Only a buffer a view owns whole
+ * moves: a small Buffer is a slice of Node's shared pool, which must stay where it is.
+ */
+export function movableBuffers(values: readonly unknown[]): ArrayBuffer[] {
+    return values.flatMap((value) =>
+        value instanceof Uint8Array &&
+        value.buffer instanceof ArrayBuffer &&
+        value.byteOffset === 0 &&
+        value.byteLength === value.buffer.byteLength
+            ? [value.buffer]
+            : []
+    );
+}
+
 export interface StoreThreadOptions {
     dir: string;
     chunkSize?: number | undefined;

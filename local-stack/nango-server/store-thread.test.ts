@@ -11,6 +11,7 @@ import { openStore, StoreInUseError } from './database.js';
 import { InvalidCursorError } from './record-codec.js';
 import { SyncAlreadyRunningError, type SyncRun } from './runs.js';
 import { StoreDamagedError } from './store-folder.js';
+import { movableBuffers } from './store-protocol.js';
 import { openStoreInThread, StoreThreadStoppedError } from './store-thread.js';
 import { makeTempDir } from './test-helpers.js';
 
@@ -48,6 +49,40 @@ describe('the store in a thread of its own', () => {
         } finally {
             await reopened.close();
         }
+    });
+
+    it('hands a record body to the thread without a copy, and copies a small pooled Buffer', async () => {
+        const store = await openStoreInThread({ dir: freshDir() });
+        try {
+            const records = Array.from({ length: 20 }, (_, index) => ({ id: `call-${index}`, transcript: 'words '.repeat(2_000) }));
+            const body = Buffer.from(JSON.stringify({ connectionId: 'c', model: 'Call', executionId: 'e1', records }));
+            const sent = body.buffer;
+            expect(sent.byteLength).toBe(body.byteLength);
+            expect(await store.wire.saveRecordsBody(body)).toMatchObject({ ok: true, summary: { added: expect.any(Array) as unknown } });
+            // Moved, not copied: the caller's bytes are gone from this thread.
+            expect(sent.byteLength).toBe(0);
+
+            const answer = await store.wire.listRecordsJson({ connectionId: 'c', model: 'Call', limit: 100 });
+            expect((JSON.parse(Buffer.from(answer).toString('utf8')) as { records: unknown[] }).records).toHaveLength(20);
+
+            // A small Buffer shares Node's pool with others: it is copied, and the pool stays usable here.
+            const small = Buffer.from(JSON.stringify({ connectionId: 'c', model: 'Call', executionId: 'e2', records: [{ id: 'x' }] }));
+            expect(small.byteLength).toBeLessThan(small.buffer.byteLength);
+            expect(await store.wire.saveRecordsBody(small)).toMatchObject({ ok: true });
+            expect(small.buffer.byteLength).toBeGreaterThan(0);
+            expect(JSON.parse(small.toString('utf8'))).toMatchObject({ executionId: 'e2' });
+        } finally {
+            await store.close();
+        }
+    });
+
+    it("moves only the buffers a view owns whole: never a slice of a larger one, such as Node's Buffer pool", () => {
+        const owned = Buffer.from('x'.repeat(10_000));
+        const pooled = Buffer.from('small');
+        const slice = new Uint8Array(new ArrayBuffer(64), 8, 16);
+        expect(movableBuffers([owned, pooled, slice, 'text', { bytes: owned }])).toEqual([owned.buffer]);
+        // What the store thread answers with: GET /records as bytes, the only result that carries megabytes.
+        expect(movableBuffers([Buffer.from(JSON.stringify({ records: ['y'.repeat(10_000)] }))])).toHaveLength(1);
     });
 
     it('throws the store errors as their own classes, with their fields', async () => {

@@ -7,6 +7,7 @@ import type { ConnectionsStore, StoredConnection } from './connections.js';
 import type { RunFinishedListener, RunsStore } from './runs.js';
 import {
     REMOTE_METHODS,
+    movableBuffers,
     reviveError,
     type FromStoreThread,
     type StoreArea,
@@ -164,7 +165,8 @@ export async function openStoreInThread(options: OpenStoreOptions = {}): Promise
         return new Promise((resolve, reject) => {
             pending.set(id, { resolve, reject });
             updateRef();
-            worker.postMessage(message);
+            // The caller's bytes move to the store thread: it must not read them after this call.
+            worker.postMessage(message, movableBuffers(args));
         });
     };
 

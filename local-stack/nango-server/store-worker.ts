@@ -1,7 +1,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { openStore, type LocalStore } from './database.js';
-import { isRemoteMethod, serializeError, type FromStoreThread, type StoreThreadOptions, type ToStoreThread } from './store-protocol.js';
+import {
+    isRemoteMethod,
+    movableBuffers,
+    serializeError,
+    type FromStoreThread,
+    type StoreThreadOptions,
+    type ToStoreThread
+} from './store-protocol.js';
 
 /**
  * The store's own thread (started by store-thread.ts): it opens the store and answers calls one message at a
@@ -12,8 +19,8 @@ if (!parentPort) {
     throw new Error('store-worker.ts runs as a worker thread; use openStoreInThread');
 }
 const port = parentPort;
-const send = (message: FromStoreThread): void => {
-    port.postMessage(message);
+const send = (message: FromStoreThread, transfer: ArrayBuffer[] = []): void => {
+    port.postMessage(message, transfer);
 };
 
 function serve(store: LocalStore): void {
@@ -46,7 +53,7 @@ function serve(store: LocalStore): void {
             .then(() => area[message.method]?.(...message.args))
             .then(
                 (value) => {
-                    send({ kind: 'result', id: message.id, value });
+                    send({ kind: 'result', id: message.id, value }, movableBuffers([value]));
                 },
                 (err: unknown) => {
                     send({ kind: 'failure', id: message.id, error: serializeError(err) });
