@@ -43,8 +43,9 @@ export class CallCopy {
 
     /** `dir` undefined keeps the copy in memory (tests); a folder keeps it across restarts. */
     static async open(dir?: string): Promise<CallCopy> {
-        // Small buffers: a copy of calls needs few, and PGlite's default 128 MB stays resident for good.
-        const settings = { postgresqlconf: ['shared_buffers = 16MB', 'wal_buffers = 1MB'] };
+        // Small shared memory: PGlite's defaults (128 MB of buffers, tables for 100 connections) stay resident for good,
+        // and one connection writing a page of calls at a time needs a fraction of it.
+        const settings = { postgresqlconf: ['shared_buffers = 8MB', 'wal_buffers = 1MB', 'max_connections = 5'] };
         const db = dir === undefined ? new PGlite(settings) : new PGlite(dir, settings);
         await db.exec(`
             CREATE TABLE IF NOT EXISTS calls (

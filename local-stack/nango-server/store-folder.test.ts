@@ -166,16 +166,18 @@ describe('the store database', () => {
         tmp.cleanup();
     });
 
-    it('keeps its Postgres buffers small, a fresh folder and a reopened one alike', async () => {
+    it('keeps its Postgres shared memory small, a fresh folder and a reopened one alike', async () => {
         for (let open = 0; open < 2; open++) {
             const db = await openDatabase(tmp.dir, 'pgdata');
             const result = await db.query<{ name: string; setting: string; unit: string }>(
-                "SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'wal_buffers') ORDER BY name"
+                "SELECT name, setting, unit FROM pg_settings WHERE name IN ('max_connections', 'shared_buffers', 'wal_buffers', 'shared_memory_size') ORDER BY name"
             );
             await db.close();
-            // Both are counted in 8 kB pages: 16 MB and 1 MB.
+            // Buffers are counted in 8 kB pages: 8 MB and 1 MB. The total is what Postgres reserves in WASM memory.
             expect(result.rows).toEqual([
-                { name: 'shared_buffers', setting: '2048', unit: '8kB' },
+                { name: 'max_connections', setting: '5', unit: null },
+                { name: 'shared_buffers', setting: '1024', unit: '8kB' },
+                { name: 'shared_memory_size', setting: '13', unit: 'MB' },
                 { name: 'wal_buffers', setting: '128', unit: '8kB' }
             ]);
         }
