@@ -36,10 +36,10 @@ const LAUNCHER = path.join(REPO_ROOT, 'local-stack', 'launch.mjs');
 /**
  * The local Nango runs PGlite, so it starts as `npm run serve` does: WebAssembly kept on V8's baseline compiler
  * (optimising PGlite's largest functions takes hundreds of MB for a moment), and a heap that grows by a tenth past what
- * the last collection kept, with a 4 MB young generation, so that a page's garbage is collected soon instead of piling
- * up to a late full collection (bench/README.md, "Where the memory goes").
+ * the last collection kept, with 2 MB semi-spaces for the young generation in each of its two threads, so that a page's
+ * garbage is collected soon instead of piling up to a late full collection (bench/README.md, "Where the memory goes").
  */
-const LOCAL_NANGO_NODE_FLAGS = ['--liftoff-only', '--heap-growing-percent=10', '--max-semi-space-size=4'];
+const LOCAL_NANGO_NODE_FLAGS = ['--liftoff-only', '--heap-growing-percent=10', '--max-semi-space-size=2'];
 /**
  * Nango runs an execution in 512 MB. V8 here sizes its heap for the whole machine, and the detail responses of a
  * page in progress live long enough to reach the old generation, so garbage piled up until a late full collection:
