@@ -27,6 +27,16 @@ describe('npm run bench flags', () => {
         }
     });
 
+    it('measures npm start unless --skip-npm-start is given, and says so in the reproduce command', () => {
+        const measured = parseBenchArgs(['--sizes', '1000']);
+        const skipped = parseBenchArgs(['--sizes', '1000', '--skip-npm-start']);
+        expect(measured).toMatchObject({ kind: 'run', args: { npmStart: true } });
+        expect(skipped).toMatchObject({ kind: 'run', args: { npmStart: false } });
+        if (skipped.kind === 'run') {
+            expect(commandLine(skipped.args)).toMatch(/ --skip-npm-start$/);
+        }
+    });
+
     it.each([[['--publish=yes']], [['--publsh']], [['--sizes', '50']]])('refuses %j as a usage error', (argv) => {
         expect(() => parseBenchArgs(argv)).toThrow(UsageError);
     });

@@ -10,6 +10,8 @@ export const USAGE = `npm run bench -- [options]
   --baseline-speed K        speed of the 300 ms ours-vs-naive comparison (default: --speed). The naive run's own per-call
                             cost (one store write per record) does not shrink with K, so above 1 its time is overstated
   --seed S                  emulator dataset seed (default 42)
+  --skip-npm-start          skip the last measurement: npm start on the default dataset at Clari's real rate (~3 min),
+                            every process of its session sampled until it serves
   --publish                 write to bench/results/ (tracked, quoted by the README) instead of bench/out/ (ignored by git)
   --render                  run nothing: redraw the charts, summary.md and targets from latest.json in the output folder
   --help`;
@@ -24,6 +26,8 @@ export interface BenchArgs {
     baselineMax: number;
     baselineSpeed: number;
     seed: number;
+    /** Measure `npm start` after the sizes (bench/npm-start.ts). */
+    npmStart: boolean;
 }
 
 const sizeSchema = z.coerce.number().int().min(100).max(20_000);
@@ -54,6 +58,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchCommand {
                 'baseline-max': { type: 'string' },
                 'baseline-speed': { type: 'string' },
                 seed: { type: 'string' },
+                'skip-npm-start': { type: 'boolean' },
                 publish: { type: 'boolean' },
                 render: { type: 'boolean' },
                 help: { type: 'boolean' }
@@ -86,7 +91,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchCommand {
         speed,
         baselineMax: parseWith(z.coerce.number().int().min(0), 'baseline-max', values['baseline-max'] ?? '5000'),
         baselineSpeed: parseWith(speedSchema, 'baseline-speed', values['baseline-speed'] ?? String(speed)),
-        seed: parseWith(z.coerce.number().int().min(0), 'seed', values.seed ?? '42')
+        seed: parseWith(z.coerce.number().int().min(0), 'seed', values.seed ?? '42'),
+        npmStart: values['skip-npm-start'] !== true
     };
     return { kind: 'run', args, outDir };
 }
@@ -95,6 +101,6 @@ export function parseBenchArgs(argv: readonly string[]): BenchCommand {
 export function commandLine(args: BenchArgs): string {
     return (
         `npm run bench -- --sizes ${args.sizes.join(',')} --speed ${args.speed} --baseline-max ${args.baselineMax} ` +
-        `--baseline-speed ${args.baselineSpeed} --seed ${args.seed}`
+        `--baseline-speed ${args.baselineSpeed} --seed ${args.seed}${args.npmStart ? '' : ' --skip-npm-start'}`
     );
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import type { BenchArgs } from './args.js';
 import type { DatasetFigures, Measurement, StoreLocation } from './measure.js';
+import type { NpmStartFigures } from './npm-start.js';
 
 /** Result shapes, target checks, console tables and the README section. */
 
@@ -51,6 +52,8 @@ export interface BenchResults {
     sizes: SizeResult[];
     targets: TargetResult[];
     totalBenchSeconds: number;
+    /** null: skipped (--skip-npm-start); absent from results recorded before it was measured. */
+    npmStart?: NpmStartFigures | null | undefined;
 }
 
 export const WALL_OVER_BOUND_MAX = 1.05;
@@ -64,6 +67,8 @@ export const SERVER_LOOP_MAX_MS = 100;
 /** Peak RSS of the local Nango process (its store thread included) and of the sync's runner. */
 export const SERVER_RSS_MAX_MB = 250;
 export const RUNNER_RSS_MAX_MB = 200;
+/** Everything `npm start` runs at once (npm, the local stack, the deploy CLI), default dataset. */
+export const NPM_START_RSS_MAX_MB = 500;
 export const NO_CHANGE_MAX = 2;
 export const SPEEDUP_MIN = 3;
 const BASELINE_MS = 300;
@@ -110,8 +115,12 @@ function paceNote(run: Measurement): string {
         : `; at speed ${run.speed} the machine, not the rate limit, may set the pace: ${notes.join('; ')} (rerun with a lower --speed)`;
 }
 
-export function evaluateTargets(sizes: readonly SizeResult[], args: BenchArgs): TargetResult[] {
-    const targets: TargetResult[] = [];
+export function evaluateTargets(
+    sizes: readonly SizeResult[],
+    args: BenchArgs,
+    npmStart: NpmStartFigures | null | undefined
+): TargetResult[] {
+    const targets: TargetResult[] = [npmStartTarget(npmStart)];
     const rate = `${10 * args.speed} req/s (10 x speed ${args.speed})`;
     for (const size of sizes) {
         const { n, first } = size;
@@ -278,6 +287,30 @@ export function evaluateTargets(sizes: readonly SizeResult[], args: BenchArgs): 
         });
     }
     return targets;
+}
+
+function npmStartTarget(figures: NpmStartFigures | null | undefined): TargetResult {
+    if (!figures) {
+        return {
+            id: 'npm-start-rss',
+            n: null,
+            pass: null,
+            text: 'npm start not measured (--skip-npm-start, or a run recorded before it was)'
+        };
+    }
+    const processes = figures.atPeak
+        .filter((process) => mb(process.rssBytes) >= 1)
+        .map((process) => `${process.command} ${fixed(mb(process.rssBytes), 0)}`)
+        .join(', ');
+    return {
+        id: 'npm-start-rss',
+        n: null,
+        pass: mb(figures.peakTotalBytes) <= NPM_START_RSS_MAX_MB,
+        text:
+            `npm start, default dataset, fresh store: every process of its session at once peaked at ${fixed(mb(figures.peakTotalBytes), 0)} MB ` +
+            `(target <= ${NPM_START_RSS_MAX_MB}): ${processes} MB; its main process alone at most ${fixed(mb(figures.peakMainBytes), 0)} MB; ` +
+            `served after ${fixed(figures.servedAfterMs / 1000, 0)} s`
+    };
 }
 
 export function targetLine(target: TargetResult): string {
