@@ -16,8 +16,6 @@ export interface NpmStartFigures {
     peakTotalBytes: number;
     /** Each process at that sample, largest first: its command line (shortened) and its RSS. */
     atPeak: { command: string; rssBytes: number }[];
-    /** The largest RSS of the main process alone (the one running local-stack/cli/start.ts). */
-    peakMainBytes: number;
     samples: number;
 }
 
@@ -65,18 +63,21 @@ function sampleSession(sessionId: number): ProcessSample[] {
     return samples;
 }
 
-/** `node … local-stack/launch.mjs local-stack/cli/start.ts` as `node start.ts`: the program, then what it runs. */
+/** A process as a reader knows it: `npm start`, `sh start.ts`, `node start.ts`, `nango deploy dev`, `esbuild`. */
 function shortCommand(command: string): string {
     const words = command.split(' ');
-    const script = words.slice(1).find((word) => !word.startsWith('-') && !word.endsWith('launch.mjs'));
+    const nango = words.findIndex((word) => word.endsWith('/.bin/nango'));
+    if (nango !== -1) {
+        return ['nango', ...words.slice(nango + 1, nango + 3)].join(' ');
+    }
     const program = words[0]?.split('/').at(-1) ?? '';
-    return [
-        program,
-        script?.split('/').at(-1),
-        script === undefined ? '' : words.slice(words.indexOf(script) + 1, words.indexOf(script) + 3).join(' ')
-    ]
-        .filter(Boolean)
-        .join(' ');
+    const script = words.find((word) => /\.(ts|mjs|js)$/.test(word) && !word.endsWith('launch.mjs'));
+    return script === undefined
+        ? words
+              .slice(0, 2)
+              .join(' ')
+              .replace(words[0] ?? '', program)
+        : `${program} ${script.split('/').at(-1) ?? ''}`;
 }
 
 export async function measureNpmStart(): Promise<NpmStartFigures> {
@@ -93,7 +94,6 @@ export async function measureNpmStart(): Promise<NpmStartFigures> {
     const output = collect(child);
     const sessionId = child.pid ?? 0;
     let peakTotalBytes = 0;
-    let peakMainBytes = 0;
     let atPeak: ProcessSample[] = [];
     let samples = 0;
     const sampler = setInterval(() => {
@@ -104,8 +104,6 @@ export async function measureNpmStart(): Promise<NpmStartFigures> {
             peakTotalBytes = total;
             atPeak = session;
         }
-        const main = session.find((process) => process.command.includes('start.ts'));
-        peakMainBytes = Math.max(peakMainBytes, main?.rssBytes ?? 0);
     }, SAMPLE_EVERY_MS);
     try {
         await waitFor(() => output.output().stdout.includes('Serving.') || child.exitCode !== null, SERVE_TIMEOUT_MS, 'npm start to serve');
@@ -120,7 +118,6 @@ export async function measureNpmStart(): Promise<NpmStartFigures> {
             atPeak: atPeak
                 .map(({ command, rssBytes }) => ({ command: shortCommand(command), rssBytes }))
                 .sort((a, b) => b.rssBytes - a.rssBytes),
-            peakMainBytes,
             samples
         };
     } finally {

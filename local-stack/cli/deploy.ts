@@ -51,9 +51,9 @@ function failure(why: string, output: string, secretKey: string): DeployFailedEr
     return new DeployFailedError(redact(message, secretKey));
 }
 
-/** Whole occurrences only, so a short key does not garble the words that happen to contain it. */
 const DEPLOY_CLI_HEAP = '--max-old-space-size=256';
 
+/** Whole occurrences only, so a short key does not garble the words that happen to contain it. */
 export function redact(text: string, secret: string): string {
     if (secret === '') {
         return text;
