@@ -72,12 +72,7 @@ function shortCommand(command: string): string {
     }
     const program = words[0]?.split('/').at(-1) ?? '';
     const script = words.find((word) => /\.(ts|mjs|js)$/.test(word) && !word.endsWith('launch.mjs'));
-    return script === undefined
-        ? words
-              .slice(0, 2)
-              .join(' ')
-              .replace(words[0] ?? '', program)
-        : `${program} ${script.split('/').at(-1) ?? ''}`;
+    return [program, script === undefined ? words[1] : script.split('/').at(-1)].filter(Boolean).join(' ');
 }
 
 export async function measureNpmStart(): Promise<NpmStartFigures> {
@@ -106,8 +101,9 @@ export async function measureNpmStart(): Promise<NpmStartFigures> {
         }
     }, SAMPLE_EVERY_MS);
     try {
-        await waitFor(() => output.output().stdout.includes('Serving.') || child.exitCode !== null, SERVE_TIMEOUT_MS, 'npm start to serve');
-        if (!output.output().stdout.includes('Serving.')) {
+        const served = (): boolean => output.output().stdout.includes('Serving.');
+        await waitFor(() => served() || child.exitCode !== null, SERVE_TIMEOUT_MS, 'npm start to serve');
+        if (!served()) {
             const { stdout, stderr } = output.output();
             throw new Error(`npm start exited before it served:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`);
         }
