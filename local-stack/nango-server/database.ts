@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,12 +52,20 @@ export interface OpenStoreOptions {
  */
 const DEFAULT_CHUNK_SIZE = 25;
 
+/** The PGlite data folder inside a store's folder. */
+const DATA_FOLDER = 'pgdata';
+
+/** Whether a store has been created in `dir`: opening one that has not creates it. */
+export function storeExists(dir: string): boolean {
+    return existsSync(path.join(dir, DATA_FOLDER));
+}
+
 export async function openStore(options: OpenStoreOptions = {}): Promise<LocalStore> {
     const dir = path.resolve(options.dir ?? DEFAULT_STORE_DIR);
     const lock = acquireDirLock(dir);
     let db: PGlite;
     try {
-        db = await openDatabase(dir, 'pgdata');
+        db = await openDatabase(dir, DATA_FOLDER);
         await migrate(db);
         await failRunsCutShort(db);
         restrictToOwner(dir);

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
-import type { LocalStore } from './database.js';
+import type { ConnectionsStore } from './connections.js';
 import { confirmationBodySchema, deployBodySchema, flowInputs, flowKey, type DeployBody } from './deploy-flows.js';
-import type { DeployedFlow, DeployedFlowType, DeployFlowInput } from './deployments.js';
+import type { DeployedFlow, DeployedFlowType, DeployFlowInput, DeploymentsStore } from './deployments.js';
 import { rejectQuery, sendError, zodErrorToHttp, type ValidationError } from './http-errors.js';
 import { isSyncOrAction, openAIFunctions, standardConfig } from './scripts-config.js';
 
@@ -60,8 +60,14 @@ export interface SyncDeploymentResult {
     runs: string | null;
 }
 
+/** What a deploy reads and writes: the local store, or the inbox that holds a deploy until the store opens. */
+export interface DeployTarget {
+    deployments: Pick<DeploymentsStore, 'deployFlows' | 'listDeployedFlows'>;
+    connections: Pick<ConnectionsStore, 'countConnections'>;
+}
+
 export interface DeployApiOptions {
-    store: LocalStore;
+    store: DeployTarget;
     /** The only integration this server knows; a flow for any other is refused. */
     providerConfigKey: string;
 }
@@ -122,7 +128,7 @@ function onEventOf(flow: DeployFlowInput | DeployedFlow): string {
  * (singleDeployMode) never removes anything, so it reports no deletions.
  */
 async function differences(
-    store: LocalStore,
+    store: DeployTarget,
     current: readonly DeployedFlow[],
     incoming: readonly DeployFlowInput[],
     singleDeployMode: boolean

@@ -1,6 +1,6 @@
 import type { Nango, NangoSyncConfig, StandardNangoConfig } from '@nangohq/node';
 
-import { PROVIDER } from './proxy.js';
+import { PROVIDER } from '../../nango-integrations/clari-copilot/constants.js';
 import { isJsonObject } from './record-codec.js';
 import type { DeployedFlow } from './deployments.js';
 

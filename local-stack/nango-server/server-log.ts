@@ -1,5 +1,10 @@
 import fs from 'node:fs';
 
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+import { UnknownConnectionError } from './connections.js';
+import { sendError } from './http-errors.js';
+
 export interface ServerErrorContext {
     /** The store folder, to tell a store deleted under the running server from other failures. */
     storeDir: string;
@@ -47,4 +52,22 @@ export function logServerError(request: RequestLine, err: unknown, context: Serv
     if (process.env['DEBUG'] && err instanceof Error && err.stack) {
         console.error(redact(err.stack, context.secrets));
     }
+}
+
+/**
+ * Nango's error envelope for whatever a route throws: an unknown connection is a 404, a request Fastify refuses
+ * (bad JSON, a body too large) keeps its 4xx, and anything else is a 500 with one line on the console.
+ */
+export function replyWithNangoErrors(app: FastifyInstance, context: ServerErrorContext): void {
+    app.setErrorHandler((err: FastifyError, request, reply) => {
+        if (err instanceof UnknownConnectionError) {
+            return sendError(reply, 404, 'unknown_connection', { message: err.message });
+        }
+        if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+            return sendError(reply, err.statusCode, 'invalid_body', { message: err.message });
+        }
+        // Fastify's logger is off by default, so request.log would drop this: the console always gets it.
+        logServerError(request, err, context);
+        return sendError(reply, 500, 'server_error', { message: 'Internal error in the local Nango server' });
+    });
 }

@@ -1,13 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
 import { PROVIDER_CONFIG_KEY } from '../../nango-integrations/clari-copilot/constants.js';
 import { startAutoPrune, type AutoPruneOptions } from './auto-prune.js';
 import { registerCheckpointApi } from './checkpoint-api.js';
 import { registerDeployApi } from './deploy-api.js';
+import { listeningUrl } from './listening-url.js';
 import { SyncScheduler, type RunJob, type SyncJob } from './scheduler.js';
 import { registerSyncApi } from './sync-api.js';
 import { sendError, zodErrorToHttp } from './http-errors.js';
@@ -16,9 +14,10 @@ import { PROVIDER, clariProvider, defaultClariBaseUrl, type ProxyAttempt } from 
 import { registerPersistApi } from './persist-api.js';
 import { registerProxyRoute } from './proxy-route.js';
 import { registerRecordsApi } from './records-api.js';
-import { logServerError } from './server-log.js';
+import { requireSecretKey } from './secret-key.js';
+import { replyWithNangoErrors } from './server-log.js';
 import { attachSyncWebhooks, type WebhookSettings } from './sync-webhooks.js';
-import { UnknownConnectionError, type StoredConnection } from './connections.js';
+import type { StoredConnection } from './connections.js';
 import type { LocalStore } from './database.js';
 
 export const DEFAULT_PROVIDER_CONFIG_KEY = PROVIDER_CONFIG_KEY;
@@ -98,10 +97,6 @@ const metadataBodySchema = z.strictObject({
     metadata: z.record(z.string(), z.unknown()).refine((value) => !jsonHasNul(value), { message: NUL_MESSAGE })
 });
 
-function digest(value: string): Buffer {
-    return createHash('sha256').update(value).digest();
-}
-
 /** Connection as GET /connection(s)/:id returns it for an API_KEY provider. */
 function connectionBody(connection: StoredConnection): Record<string, unknown> {
     return {
@@ -123,49 +118,17 @@ function connectionBody(connection: StoredConnection): Record<string, unknown> {
 export function createNangoServer(options: NangoServerOptions): FastifyInstance {
     const { store } = options;
     const providerConfigKey = options.providerConfigKey ?? DEFAULT_PROVIDER_CONFIG_KEY;
-    const expectedKey = digest(options.secretKey);
     const createdAt = new Date().toISOString();
     const app = Fastify({ logger: options.logger ?? false });
     clariProvider();
     const addOns = options.addOns ?? [];
 
-    app.addHook('onRequest', async (request, reply) => {
-        if (addOns.some((addOn) => addOn.isPublicRequest(request))) {
-            return undefined;
-        }
-        const header = request.headers.authorization;
-        if (header === undefined) {
-            return sendError(reply, 401, 'missing_auth_header', {
-                message: 'Authentication failed. The request is missing the Authorization header.'
-            });
-        }
-        const match = /^Bearer (.+)$/.exec(header);
-        if (!match?.[1]) {
-            return sendError(reply, 401, 'malformed_auth_header', {
-                message: 'Authentication failed. The provided Authorization header is malformed.'
-            });
-        }
-        // Compare digests so neither the length nor the content of the key leaks through timing.
-        if (!timingSafeEqual(digest(match[1]), expectedKey)) {
-            return sendError(reply, 401, 'unknown_account', { message: 'Authentication failed. The provided secret key is invalid.' });
-        }
-        return undefined;
-    });
+    requireSecretKey(app, options.secretKey, (request) => addOns.some((addOn) => addOn.isPublicRequest(request)));
 
     app.setNotFoundHandler((request, reply) =>
         sendError(reply, 404, 'not_found', { message: `No route ${request.method} ${request.url.split('?')[0] ?? ''}` })
     );
-    app.setErrorHandler((err: FastifyError, request, reply) => {
-        if (err instanceof UnknownConnectionError) {
-            return sendError(reply, 404, 'unknown_connection', { message: err.message });
-        }
-        if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-            return sendError(reply, err.statusCode, 'invalid_body', { message: err.message });
-        }
-        // Fastify's logger is off by default, so request.log would drop this: the console always gets it.
-        logServerError(request, err, { storeDir: store.dir, secrets: [options.secretKey] });
-        return sendError(reply, 500, 'server_error', { message: 'Internal error in the local Nango server' });
-    });
+    replyWithNangoErrors(app, { storeDir: store.dir, secrets: [options.secretKey] });
 
     const getConnection = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
         const query = connectionQuerySchema.safeParse(request.query);
@@ -275,10 +238,9 @@ export async function startNangoServer(options: StartNangoServerOptions): Promis
     const app = createNangoServer(options);
     const host = options.host ?? '127.0.0.1';
     await app.listen({ port: options.port ?? DEFAULT_PORT, host });
-    const { port } = app.server.address() as AddressInfo;
     const autoPrune = options.autoPrune ? startAutoPrune(options.store, options.autoPrune) : null;
     return {
-        url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+        url: listeningUrl(app, host),
         close: async () => {
             await autoPrune?.stop();
             await app.close();
