@@ -10,7 +10,7 @@
  * (bench/README.md, "Where the memory goes"). Bundling takes a fraction of a second, so every start runs the
  * sources as they are now. Tests import the sources directly; this file is only for processes users start.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -44,6 +44,10 @@ async function bundleEntry(entry) {
         format: 'esm',
         target: 'node20',
         packages: 'external',
+        // A dynamic import() becomes a file of its own, loaded (with the packages it imports) only when reached:
+        // npm start keeps what it runs after the deploy out of memory while the deploy CLI runs.
+        splitting: true,
+        chunkNames: '[name]-[hash]',
         sourcemap: 'linked',
         write: false,
         logLevel: 'error'
@@ -56,7 +60,30 @@ async function bundleEntry(entry) {
         writeFileSync(temporary, file.contents);
         renameSync(temporary, file.path);
     }
+    removeStaleChunks(new Set(result.outputFiles.map((file) => file.path)));
     return path.join(BUILD_DIR, `${name}.mjs`);
+}
+
+/** A chunk's name carries its content's hash, so every change to the sources leaves the previous chunks behind. */
+const CHUNK_FILE = /-[A-Z0-9]{8}\.mjs(\.map)?$/;
+/** Old enough that no launch still running from an earlier build loads it. */
+const STALE_AFTER_MS = 60 * 60_000;
+
+/** @param {Set<string>} written */
+function removeStaleChunks(written) {
+    for (const entry of readdirSync(BUILD_DIR)) {
+        const file = path.join(BUILD_DIR, entry);
+        if (!CHUNK_FILE.test(entry) || written.has(file)) {
+            continue;
+        }
+        try {
+            if (Date.now() - statSync(file).mtimeMs > STALE_AFTER_MS) {
+                rmSync(file, { force: true });
+            }
+        } catch {
+            // Another launch removed it first.
+        }
+    }
 }
 
 const entry = process.argv[2];

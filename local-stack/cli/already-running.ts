@@ -1,3 +1,4 @@
+import { STARTING_CODE } from '../nango-server/deploy-inbox.js';
 import { ConfigError } from './config.js';
 
 /** How long a probe of the local Nango's port may take: a listener answers in milliseconds. */
@@ -17,8 +18,7 @@ export async function refuseIfAlreadyRunning(port: number): Promise<void> {
         // Nothing listens there (or it does not speak HTTP): starting is the way to find out.
         return;
     }
-    await answer.body?.cancel();
-    if (answer.ok) {
+    if (await isLocalNango(answer)) {
         throw new ConfigError(
             `a local Nango is already running on ${url} (another npm start or npm run serve; its dashboard is ${url}/). ` +
                 'Use that one, or stop it with Ctrl-C in its terminal, or set NANGO_LOCAL_PORT and the other ports to run a second one.'
@@ -27,4 +27,17 @@ export async function refuseIfAlreadyRunning(port: number): Promise<void> {
     throw new ConfigError(
         `127.0.0.1:${port} (NANGO_LOCAL_PORT): the port is in use by something other than a local Nango; stop it or choose another port`
     );
+}
+
+/**
+ * The dashboard's live.json answers 200; while `npm start` takes its deploy (nango-server/deploy-inbox.ts), the
+ * local Nango answers every route but the deploy API with a 503 of its own code.
+ */
+async function isLocalNango(answer: Response): Promise<boolean> {
+    if (answer.status === 503) {
+        const body = (await answer.json().catch(() => null)) as { error?: { code?: unknown } } | null;
+        return body?.error?.code === STARTING_CODE;
+    }
+    await answer.body?.cancel();
+    return answer.ok;
 }

@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { InvalidSyncOptionsError, parseSyncOptions } from '../../nango-integrations/clari-copilot/options.js';
-import { DAY_MS, DEFAULT_STORE_DIR, type AutoPruneOptions } from '../nango-server/index.js';
+import { DAY_MS, type AutoPruneOptions } from '../nango-server/auto-prune.js';
+import { DEFAULT_STORE_DIR } from '../nango-server/database.js';
 import type { WebhookSettings } from '../nango-server/sync-webhooks.js';
 
 /** A problem the user fixes in their configuration; printed as one line, never as a stack trace. */

@@ -1,6 +1,6 @@
 import type { ClariAuthError } from '../../nango-integrations/clari-copilot/clari-client.js';
 import type { InvalidSyncOptionsError } from '../../nango-integrations/clari-copilot/options.js';
-import { StoreInUseError } from '../nango-server/index.js';
+import { StoreInUseError } from '../nango-server/lock.js';
 import { ConfigError } from './config.js';
 
 /**

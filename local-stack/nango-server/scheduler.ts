@@ -124,14 +124,17 @@ export class SyncScheduler {
 
     constructor(private readonly options: SchedulerOptions) {}
 
+    /** Looks for due runs at once, then every TICK_MS: a sync that is due runs when the server starts. */
     start(): void {
-        this.timer = setInterval(() => {
+        const look = (): void => {
             this.ticking = this.ticking
                 .then(() => this.tick())
                 .catch((error: unknown) => {
                     this.options.onJobError?.(null, error);
                 });
-        }, TICK_MS);
+        };
+        look();
+        this.timer = setInterval(look, TICK_MS);
         this.timer.unref();
     }
 
