@@ -14,6 +14,7 @@ import {
     type StatsSnapshot
 } from '../local-stack/emulator/index.js';
 import { DEFAULT_PROVIDER_CONFIG_KEY, openStore } from '../local-stack/nango-server/index.js';
+import { nodeFlagsOf, packageScripts } from './node-flags.js';
 import { registerRemoteConnection, type LocalNangoEndpoint } from '../local-stack/runner/http-persist.js';
 import { CALL_MODEL } from '../nango-integrations/clari-copilot/constants.js';
 import {
@@ -34,12 +35,13 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** Each child runs its entry bundled, as `npm start` and `npm run serve` do (local-stack/launch.mjs). */
 const LAUNCHER = path.join(REPO_ROOT, 'local-stack', 'launch.mjs');
 /**
- * The local Nango runs PGlite, so it starts as `npm run serve` does: WebAssembly kept on V8's baseline compiler
- * (optimising PGlite's largest functions takes hundreds of MB for a moment), and a heap that grows by a tenth past what
- * the last collection kept, with 2 MB semi-spaces for the young generation in each of its two threads, so that a page's
- * garbage is collected soon instead of piling up to a late full collection (bench/README.md, "Where the memory goes").
+ * The local Nango runs PGlite, so it starts as `npm run serve` does (package.json): WebAssembly kept on V8's baseline
+ * compiler (optimising PGlite's largest functions takes hundreds of MB for a moment), and a heap that grows by a tenth
+ * past what the last collection kept, with 2 MB semi-spaces for the young generation in each of its two threads, so
+ * that a page's garbage is collected soon instead of piling up to a late full collection (bench/README.md, "Where the
+ * memory goes").
  */
-const LOCAL_NANGO_NODE_FLAGS = ['--liftoff-only', '--heap-growing-percent=10', '--max-semi-space-size=2'];
+const LOCAL_NANGO_NODE_FLAGS = nodeFlagsOf(packageScripts(REPO_ROOT), 'serve');
 /**
  * Nango runs an execution in 512 MB. V8 here sizes its heap for the whole machine, and the detail responses of a
  * page in progress live long enough to reach the old generation, so garbage piled up until a late full collection:
