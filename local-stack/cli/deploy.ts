@@ -79,7 +79,7 @@ export async function deployWithCli(options: DeployWithCliOptions): Promise<Depl
         CI: 'true',
         // The CLI type-checks the project with TypeScript in a heap sized for the whole machine: 510 MB of RSS. With
         // 224 MB of old space and 4 MB semi-spaces `nango compile` peaks at ~315 MB, about a second slower; a tighter
-        // heap costs seconds more for each 15 MB saved (bench/README.md, "npm start").
+        // heap costs seconds more for each 15 MB saved (bench/README.md, "Where the memory goes").
         NODE_OPTIONS: [process.env['NODE_OPTIONS'], DEPLOY_CLI_HEAP].filter(Boolean).join(' ')
     };
     // NANGO_SECRET_KEY_DEV wins over this one, but an inherited key has no business reaching the child.

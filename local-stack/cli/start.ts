@@ -8,9 +8,10 @@ import type { OnScreen } from './start-serving.js';
 
 const USAGE = `npm start -- [--metadata '<json>' | --metadata-file <path>] [--weekly-quota <requests>]
 
-Starts the Clari Copilot emulator (or uses the real API when CLARI_API_KEY and CLARI_API_PASSWORD are
-set) and the local Nango on NANGO_LOCAL_PORT, deploys nango-integrations/ to it with the pinned nango
-CLI (nango deploy), and lets it run the deployed calls sync now and then on its schedule (nango.yaml).
+Deploys nango-integrations/ with the pinned nango CLI (nango deploy) to the local Nango on
+NANGO_LOCAL_PORT, then starts the Clari Copilot emulator (or uses the real API when CLARI_API_KEY and
+CLARI_API_PASSWORD are set) and lets the local Nango run the deployed calls sync now and then on its
+schedule (nango.yaml).
 --metadata is saved as the connection's metadata, which the sync reads. --weekly-quota (or
 CLARI_EMULATOR_WEEKLY_QUOTA) gives the emulated workspace Clari's weekly quota, and the sync half of it
 as its weeklyRequestBudget unless --metadata sets one; when a run pauses for the week, the emulator's

@@ -14,7 +14,7 @@ import { openStoreInThread } from './store-thread.js';
 /**
  * A local Nango that takes `nango deploy` while its store is closed. The pinned CLI type-checks the project in
  * about 300 MB of its own; `npm start` used to run it beside an open store, the emulator and the reference app,
- * and the two together held ~650 MB (bench/README.md, "npm start"). So `npm start` reads what is deployed,
+ * and the two together held ~650 MB (bench/README.md, "Where the memory goes"). So `npm start` reads what is deployed,
  * closes the store, answers the CLI from what it read, and keeps the deployment the CLI sends. Once the CLI has
  * exited and the store is open again, the deployment is written with the same `deployFlows` a running local
  * Nango calls, so the store ends up exactly as if the CLI had deployed to it directly.
@@ -68,7 +68,7 @@ export async function readDeployedStateOf(dir: string): Promise<DeployedState> {
     }
 }
 
-export async function readDeployedState(store: Pick<LocalStore, 'deployments' | 'connections'>): Promise<DeployedState> {
+async function readDeployedState(store: Pick<LocalStore, 'deployments' | 'connections'>): Promise<DeployedState> {
     return {
         flows: await store.deployments.listDeployedFlows(),
         connections: await store.connections.countConnections(PROVIDER_CONFIG_KEY)
