@@ -1,23 +1,37 @@
+export interface MapOptions<R> {
+    /** Called once no item is left to start (the last one started, or a failure stopped the rest). */
+    onAllStarted?: (() => void) | undefined;
+    /** Called with each result once it and every result before it are in, so in the order of the items. */
+    onResultInOrder?: ((result: R) => void) | undefined;
+}
+
 /**
  * Runs `work` over `items` with at most `limit` in flight; results keep the order of `items`. On failure
  * no further item is started, the ones in flight settle, and then the first error is thrown: nothing keeps
- * calling Clari after the caller has been told the work failed. `onAllStarted` is called once no item is
- * left to start (the last one started, or a failure stopped the rest).
+ * calling Clari after the caller has been told the work failed.
  */
 export async function mapWithConcurrency<T, R>(
     items: readonly T[],
     limit: number,
     work: (item: T) => Promise<R>,
-    onAllStarted: () => void = () => undefined
+    options: MapOptions<R> = {}
 ): Promise<R[]> {
     const results = new Array<R>(items.length);
+    const settled = new Array<boolean>(items.length).fill(false);
     const failures: unknown[] = [];
     let next = 0;
+    let deliveredUpTo = 0;
     let told = false;
     const allStarted = (): void => {
         if (!told) {
             told = true;
-            onAllStarted();
+            options.onAllStarted?.();
+        }
+    };
+    const deliverInOrder = (): void => {
+        while (deliveredUpTo < items.length && settled[deliveredUpTo] === true) {
+            options.onResultInOrder?.(results[deliveredUpTo] as R);
+            deliveredUpTo++;
         }
     };
     async function worker(): Promise<void> {
@@ -29,6 +43,8 @@ export async function mapWithConcurrency<T, R>(
             try {
                 // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- index < items.length
                 results[index] = await work(items[index]!);
+                settled[index] = true;
+                deliverInOrder();
             } catch (error) {
                 failures.push(error);
             }

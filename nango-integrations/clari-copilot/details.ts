@@ -18,6 +18,8 @@ export interface DetailsOptions {
     concurrency: number;
     /** Called once every request has been started (or none will be). */
     onAllStarted?: (() => void) | undefined;
+    /** Called with each outcome as soon as it and every one before it are in, in the order of `ids`. */
+    onOutcomeInOrder?: ((outcome: DetailsOutcome) => void) | undefined;
 }
 
 /**
@@ -60,6 +62,6 @@ export async function fetchCallDetails(client: ClariClient, ids: string[], optio
                 throw error;
             }
         },
-        options.onAllStarted
+        { onAllStarted: options.onAllStarted, onResultInOrder: options.onOutcomeInOrder }
     );
 }

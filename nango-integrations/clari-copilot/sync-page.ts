@@ -10,6 +10,7 @@ import type { ListedPage } from './listing.js';
 import { toCallRecord } from './mapper.js';
 import type { SyncOptions } from './options.js';
 import type { RunPlan } from './plan.js';
+import { PageSaves } from './page-saves.js';
 import { formatPage } from './run-report.js';
 import type { RunStats } from './run-stats.js';
 import type { RawCall } from './schemas.js';
@@ -53,7 +54,7 @@ export function detailsConcurrency(options: SyncOptions): number {
 
 /**
  * One listed page, start to finish: skip calls whose stored copy is current, fetch details for the
- * rest (and for recent calls when the daily refresh is due), save what changed in one batch, delete
+ * rest (and for recent calls when the daily refresh is due), save what changed in parts as it arrives, delete
  * calls Clari no longer serves. During a reconciliation the page also tells the delete pass which calls
  * it listed.
  */
@@ -69,47 +70,55 @@ export async function syncPage(run: SyncRun, page: ListedPage): Promise<{ comple
     // page then finishes and saves while the next one keeps the rate limiter busy. Sharing the limiter
     // evenly, both would finish together, and Clari's rate would idle while they save and the next are listed.
     const turn = await run.detailsTurns.take();
+    const saves = new PageSaves(nango);
     let outcomes: DetailsOutcome[];
     try {
         outcomes = await fetchCallDetails(run.client, toFetch, {
             includeMedia: run.options.includeMedia,
             concurrency: detailsConcurrency(run.options),
-            onAllStarted: turn.leave
+            onAllStarted: turn.leave,
+            onOutcomeInOrder: (outcome) => {
+                const record = recordToSave(outcome, stored);
+                if (record) {
+                    saves.add(record);
+                }
+            }
         });
+    } catch (error) {
+        turn.leave();
+        await saves.abandon();
+        throw error;
     } finally {
         turn.leave();
     }
-    const { records, fetchedIds, goneIds, paused } = await takeOutcomes(run, outcomes, stored);
+    const { fetchedIds, goneIds, paused } = await takeOutcomes(run, outcomes);
 
     if (run.deletes?.resavesStored) {
         // This delete pass removes every record the run does not save, so re-save what is stored and still
         // listed but was not saved again: unchanged calls, and calls whose new version failed to load. A
         // pruned payload cannot be re-saved (that would publish an empty record), so it is counted instead.
-        const savedIds = new Set(records.map((record) => record.id));
         for (const id of new Set(listedIds)) {
             const storedCall = stored.get(id);
-            if (!storedCall || savedIds.has(id) || goneIds.includes(id)) {
+            if (!storedCall || saves.has(id) || goneIds.includes(id)) {
                 continue;
             }
             if (storedCall.kind === 'full') {
-                records.push(storedCall.record);
+                saves.add(storedCall.record);
             } else {
                 stats.prunedInTheWay++;
             }
         }
     }
 
-    if (records.length > 0) {
-        await nango.batchSave(records, CALL_MODEL);
-        stats.saved += records.length;
-    }
+    const saved = await saves.finish();
+    stats.saved += saved;
     await nango.log(
         formatPage({
             listed: page.calls.length,
             unchanged,
             pruned: prunedCurrent,
             fetched: fetchedIds.size,
-            saved: records.length,
+            saved,
             invalid: page.invalid.length,
             gone: goneIds.length
         })
@@ -168,14 +177,25 @@ function isRefreshDue(run: SyncRun, call: RawCall): boolean {
     return refreshAfter !== null && Date.parse(call.time) > refreshAfter.getTime() && !run.fetchedIds.has(call.id);
 }
 
-/** Turns details outcomes into records to save, logging and counting every call that does not become one. */
+/**
+ * The record a fetched call is saved as, or null. A refreshed call that did not change is not saved: a new
+ * signed media URL alone would publish an UPDATED record that Clari did not cause.
+ */
+function recordToSave(outcome: DetailsOutcome, stored: ReadonlyMap<string, StoredCall>): { id: string } | null {
+    if (outcome.kind !== 'fetched') {
+        return null;
+    }
+    const record = toCallRecord(outcome.call);
+    const storedCall = stored.get(outcome.id);
+    return storedCall?.kind === 'full' && sameCallContent(record, storedCall.record) ? null : record;
+}
+
+/** Counts the details outcomes, logging every call that does not become a record. */
 async function takeOutcomes(
     run: SyncRun,
-    outcomes: readonly DetailsOutcome[],
-    stored: ReadonlyMap<string, StoredCall>
-): Promise<{ records: { id: string }[]; fetchedIds: Set<string>; goneIds: string[]; paused: number }> {
+    outcomes: readonly DetailsOutcome[]
+): Promise<{ fetchedIds: Set<string>; goneIds: string[]; paused: number }> {
     const { nango, stats, memory } = run;
-    const records: { id: string }[] = [];
     const fetchedIds = new Set<string>();
     const goneIds: string[] = [];
     let paused = 0;
@@ -185,13 +205,6 @@ async function takeOutcomes(
             fetchedIds.add(outcome.id);
             run.fetchedIds.add(outcome.id);
             memory.noteDetails(outcome.call.last_modified_time, outcome.requestedAtMs);
-            const record = toCallRecord(outcome.call);
-            const storedCall = stored.get(outcome.id);
-            // A refreshed call that did not change is not saved: a new signed media URL alone would publish
-            // an UPDATED record that Clari did not cause.
-            if (!(storedCall?.kind === 'full' && sameCallContent(record, storedCall.record))) {
-                records.push(record);
-            }
         } else if (outcome.kind === 'gone') {
             goneIds.push(outcome.id);
         } else if (outcome.kind === 'invalid') {
@@ -210,7 +223,7 @@ async function takeOutcomes(
     }
     stats.detailsFetched += fetchedIds.size;
     stats.detailsAttempted -= paused;
-    return { records, fetchedIds, goneIds, paused };
+    return { fetchedIds, goneIds, paused };
 }
 
 export async function reportInvalid(nango: NangoSync, invalid: readonly InvalidCall[], where: string, stats: RunStats): Promise<void> {

@@ -20,7 +20,8 @@ const SYSTEMIC_FAILURES = 10;
  *   2. list each window page by page (100 calls, newest first);
  *   3. fetch `/call-details` only for calls that are new or whose `last_modified_time` moved, plus, once
  *      a day, recent calls whose content may have changed without it;
- *   4. save the page at once, so memory never holds more than a page, and record how far the backfill got;
+ *   4. save each page in parts as its details arrive, so memory never holds more than a page, and record
+ *      how far the backfill got once the whole page is saved;
  *   5. after a complete reconciliation, delete what Clari confirms is gone.
  * A run that reaches the budget stops asking, keeps what it fetched, and ends successfully.
  * Nothing depends on stored payloads being there: Nango prunes them after 30 days without an update.

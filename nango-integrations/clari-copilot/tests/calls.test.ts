@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isReconcileDue, MODIFIED_OVERLAP_MS } from '../plan.js';
+import { SAVE_PART_SIZE } from '../page-saves.js';
 import { failWith, makeCall } from './fake-clari.js';
 import { createHarness, DAY_MS, daysAgo } from './harness.js';
 
@@ -231,16 +232,23 @@ describe('5. no wasted requests', () => {
 });
 
 describe('6. bounded memory', () => {
-    it('saves each page as soon as it is ready, at most 100 records per batchSave', async () => {
+    it('saves each page in parts of 25 as its details arrive, in the order listed', async () => {
         const calls = Array.from({ length: 250 }, (_, index) => makeCall(index, daysAgo(1, Date.now() - index * 60_000)));
         const harness = createHarness({ calls, metadata: { maxRequestsPerSecond: 100 } });
         await harness.run();
-        // Two pages are in progress at once, so they may finish in either order.
-        expect(harness.savedBatches.map((batch) => batch.length).sort()).toEqual([100, 100, 50].sort());
-        const firstSave = harness.events.indexOf('save 100');
-        const lastListing = harness.events.lastIndexOf('GET /calls');
+        expect(harness.savedBatches.map((batch) => batch.length)).toEqual(Array.from({ length: 10 }, () => SAVE_PART_SIZE));
+        // Newest first: each part is a run of consecutive calls, whichever page's part was saved first.
+        const listed = calls.map((call) => call.id);
+        for (const batch of harness.savedBatches) {
+            const start = listed.indexOf(String(batch[0]?.['id']));
+            expect(batch.map((record) => record['id'])).toEqual(listed.slice(start, start + batch.length));
+        }
+        expect(new Set(harness.savedIds()).size).toBe(250);
+        // The first part is saved while the first page's details are still coming in.
+        const firstSave = harness.events.indexOf(`save ${SAVE_PART_SIZE}`);
+        const detailRequests = harness.events.flatMap((event, index) => (event.startsWith('GET /call-details') ? [index] : []));
         expect(firstSave).toBeGreaterThan(-1);
-        expect(firstSave).toBeLessThan(lastListing);
+        expect(firstSave).toBeLessThan(detailRequests[99] ?? -1);
     });
 });
 

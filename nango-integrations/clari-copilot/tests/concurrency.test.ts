@@ -142,7 +142,7 @@ describe('mapWithConcurrency', () => {
                         resolve(item * 10);
                     });
                 }),
-            () => events.push('all started')
+            { onAllStarted: () => events.push('all started') }
         );
         await tick();
         finish.shift()?.();
@@ -158,21 +158,37 @@ describe('mapWithConcurrency', () => {
     it('says so too when a failure stops the rest, and when there is nothing to start', async () => {
         let told = 0;
         await expect(
-            mapWithConcurrency(
-                [1, 2, 3],
-                1,
-                () => Promise.reject(new Error('boom')),
-                () => told++
-            )
+            mapWithConcurrency([1, 2, 3], 1, () => Promise.reject(new Error('boom')), { onAllStarted: () => told++ })
         ).rejects.toThrow('boom');
         expect(told).toBe(1);
-        await mapWithConcurrency(
-            [],
-            2,
-            () => Promise.resolve(),
-            () => told++
-        );
+        await mapWithConcurrency([], 2, () => Promise.resolve(), { onAllStarted: () => told++ });
         expect(told).toBe(2);
+    });
+    it('hands each result over in the order of the items, as soon as every earlier one is in', async () => {
+        const finish = new Map<number, () => void>();
+        const delivered: number[] = [];
+        const done = mapWithConcurrency(
+            [1, 2, 3, 4],
+            4,
+            (item) =>
+                new Promise<number>((resolve) => {
+                    finish.set(item, () => {
+                        resolve(item);
+                    });
+                }),
+            { onResultInOrder: (result) => delivered.push(result) }
+        );
+        await tick();
+        finish.get(2)?.();
+        finish.get(4)?.();
+        await tick();
+        expect(delivered).toEqual([]);
+        finish.get(1)?.();
+        await tick();
+        expect(delivered).toEqual([1, 2]);
+        finish.get(3)?.();
+        await done;
+        expect(delivered).toEqual([1, 2, 3, 4]);
     });
 });
 
