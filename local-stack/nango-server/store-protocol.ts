@@ -154,3 +154,11 @@ export function reviveError(serialized: SerializedError): Error {
     }
     return error;
 }
+
+/**
+ * How much lower than the rest of the process the store's thread runs, on Linux, where each thread has a nice
+ * value of its own. When the CPUs are busy, a write then waits for the thread serving the API and the Clari proxy
+ * (and for the sync's runner), not the other way round: on 2 CPUs at 100 requests a second the server's event loop
+ * and the first sync's pace both did a little better in runs alternated in the same hour (bench/README.md).
+ */
+export const STORE_THREAD_NICE_STEP = 10;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,7 +12,7 @@ import { openStore, StoreInUseError } from './database.js';
 import { InvalidCursorError } from './record-codec.js';
 import { SyncAlreadyRunningError, type SyncRun } from './runs.js';
 import { StoreDamagedError } from './store-folder.js';
-import { movableBuffers } from './store-protocol.js';
+import { movableBuffers, STORE_THREAD_NICE_STEP } from './store-protocol.js';
 import { openStoreInThread, StoreThreadStoppedError } from './store-thread.js';
 import { makeTempDir } from './test-helpers.js';
 
@@ -25,6 +26,29 @@ describe('the store in a thread of its own', () => {
         tmp.cleanup();
     });
     const freshDir = (): string => fs.mkdtempSync(path.join(tmp.dir, 'store-'));
+
+    it.runIf(process.platform === 'linux')('runs the store at a lower priority than the thread that opened it, on Linux', async () => {
+        const niceOfThreads = (): number[] =>
+            fs.readdirSync('/proc/self/task').flatMap((tid) => {
+                try {
+                    // Fields after the command name: state is the first, nice the 17th (field 19 of proc(5)).
+                    const fields = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+                    return [Number(fields[16])];
+                } catch {
+                    return []; // a thread that ended meanwhile
+                }
+            });
+        const own = os.getPriority(0);
+        const lowered = Math.min(19, own + STORE_THREAD_NICE_STEP);
+        const before = niceOfThreads().filter((nice) => nice === lowered).length;
+        const store = await openStoreInThread({ dir: freshDir() });
+        try {
+            expect(niceOfThreads().filter((nice) => nice === lowered).length).toBe(before + 1);
+            expect(os.getPriority(0)).toBe(own);
+        } finally {
+            await store.close();
+        }
+    });
 
     it('saves, lists and counts as the in-process store does, and what it wrote is there after reopening in process', async () => {
         const dir = freshDir();

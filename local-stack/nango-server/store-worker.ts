@@ -1,3 +1,4 @@
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { openStore, type LocalStore } from './database.js';
@@ -6,6 +7,7 @@ import {
     movableBuffers,
     serializeError,
     type FromStoreThread,
+    STORE_THREAD_NICE_STEP,
     type StoreThreadOptions,
     type ToStoreThread
 } from './store-protocol.js';
@@ -61,6 +63,15 @@ function serve(store: LocalStore): void {
             );
     });
     send({ kind: 'opened', dir: store.dir });
+}
+
+// Only on Linux, where each thread has a nice value of its own: elsewhere this would lower the whole process.
+if (process.platform === 'linux') {
+    try {
+        setPriority(0, Math.min(19, getPriority(0) + STORE_THREAD_NICE_STEP));
+    } catch {
+        // A sandbox may refuse; the store works the same at the usual priority.
+    }
 }
 
 const options = workerData as StoreThreadOptions;
