@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningClariEmulator } from '../emulator/index.js';
+import { SAVE_PART_SIZE } from '../../nango-integrations/clari-copilot/page-saves.js';
 import { openStore } from '../nango-server/index.js';
 import { EmulatorControl, callTimeMs, startEmulator, type TruthCall } from './emulator-client.js';
 import { expectRecordsEqualTruth, expectedRecords, lastDays } from './oracle.js';
@@ -11,8 +12,9 @@ import { E2EStack, FAST_METADATA, makeTempDir } from './stack.js';
 import { startSyncCli, waitUntil, type SyncCli } from './sync-cli.js';
 
 /**
- * `npm run sync` SIGKILLed part-way, twice, then run to completion: every page is saved whole or not at
- * all, and the completing run fetches details only for the calls the killed runs did not save.
+ * `npm run sync` SIGKILLed part-way, twice, then run to completion: every page is saved in whole parts of
+ * SAVE_PART_SIZE calls, in the order listed, and the completing run fetches details only for the calls the
+ * killed runs did not save.
  */
 
 const CONNECTION_ID = 'killed';
@@ -62,7 +64,7 @@ describe('a sync killed mid-run', () => {
         }
     }
 
-    it('keeps whole pages only, and the completing run re-fetches nothing already stored', { timeout: 180_000 }, async () => {
+    it('keeps whole parts of pages only, and the completing run re-fetches nothing already stored', { timeout: 180_000 }, async () => {
         const truth = await new EmulatorControl(emulator.url).truth();
         const expected = expectedRecords(truth, lastDays(new Date()));
         expect(expected.size).toBeGreaterThan(500);
@@ -72,8 +74,7 @@ describe('a sync killed mid-run', () => {
             .sort((a: TruthCall, b: TruthCall) => callTimeMs(b) - callTimeMs(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
             .map((call) => call.id);
         const pageOf = new Map(newestFirst.map((id, index) => [id, Math.floor(index / PAGE_SIZE)]));
-        const pageSizes = new Map<number, number>();
-        pageOf.forEach((page) => pageSizes.set(page, (pageSizes.get(page) ?? 0) + 1));
+        const pageIds = (page: number): string[] => newestFirst.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
 
         const storedAfterKill: number[] = [];
         let storedBeforeIds: string[] = [];
@@ -94,20 +95,27 @@ describe('a sync killed mid-run', () => {
             expect(lastSync).toBeUndefined();
             expect(records.every((record) => record.deletedAt === null)).toBe(true);
             expect(records.length).toBe(new Set(records.map((record) => record.id)).size);
-            // Whatever was saved is final content, and is made of whole pages (one transactional batch each).
+            // Whatever was saved is final content, and is made of whole parts of pages (one transactional batch each).
             const wrong = records.filter((record) => !isDeepStrictEqual(record.data, expected.get(record.id))).map((record) => record.id);
             expect(wrong).toEqual([]);
             if (storedAfterKill.length === 0) {
                 // The first run lists the window from its newest call, 100 a page. A run that resumes from a killed
                 // one's checkpoint lists recent changes first and then the backfill from where it stopped, so its
                 // pages need not fall on these boundaries; what it stored is checked by the completing run below.
-                const savedPerPage = new Map<number, number>();
+                // A page is saved in parts, in the order listed: one the kill cut short holds its first calls, a
+                // whole number of parts of them.
+                const savedPerPage = new Map<number, Set<string>>();
                 for (const record of records) {
                     const page = pageOf.get(record.id) ?? -1;
-                    savedPerPage.set(page, (savedPerPage.get(page) ?? 0) + 1);
+                    savedPerPage.set(page, (savedPerPage.get(page) ?? new Set()).add(record.id));
                 }
-                const partial = [...savedPerPage].filter(([page, count]) => pageSizes.get(page) !== count);
-                expect(partial, `pages saved in part (page, records): ${JSON.stringify(partial)}`).toEqual([]);
+                const notInParts = [...savedPerPage].flatMap(([page, saved]) => {
+                    const listed = pageIds(page);
+                    const whole = saved.size === listed.length;
+                    const prefix = listed.slice(0, saved.size).every((id) => saved.has(id));
+                    return whole || (prefix && saved.size % SAVE_PART_SIZE === 0) ? [] : [[page, saved.size]];
+                });
+                expect(notInParts, `pages saved other than in whole parts (page, records): ${JSON.stringify(notInParts)}`).toEqual([]);
             } else {
                 // A kill takes nothing away from what an earlier run saved.
                 expect(records.length).toBeGreaterThanOrEqual(storedAfterKill[storedAfterKill.length - 1] ?? 0);
