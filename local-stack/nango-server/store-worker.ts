@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -65,8 +66,16 @@ function serve(store: LocalStore): void {
     send({ kind: 'opened', dir: store.dir });
 }
 
-// Only on Linux, where each thread has a nice value of its own: elsewhere this would lower the whole process.
-if (process.platform === 'linux') {
+/**
+ * Lowers this thread's priority (STORE_THREAD_NICE_STEP). Only on Linux, where each thread has a nice value of its
+ * own: elsewhere this would lower the whole process. libuv's thread pool is started by the first thread that queues
+ * work on it, and its threads keep that thread's nice value; it is started first, so that only this thread runs lower.
+ */
+async function lowerThisThread(dir: string): Promise<void> {
+    if (process.platform !== 'linux') {
+        return;
+    }
+    await access(dir).catch(() => undefined);
     try {
         setPriority(0, Math.min(19, getPriority(0) + STORE_THREAD_NICE_STEP));
     } catch {
@@ -75,9 +84,8 @@ if (process.platform === 'linux') {
 }
 
 const options = workerData as StoreThreadOptions;
-openStore({ dir: options.dir, ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }) }).then(
-    serve,
-    (err: unknown) => {
+lowerThisThread(options.dir)
+    .then(() => openStore({ dir: options.dir, ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }) }))
+    .then(serve, (err: unknown) => {
         send({ kind: 'open-failed', error: serializeError(err) });
-    }
-);
+    });
