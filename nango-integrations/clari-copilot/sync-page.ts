@@ -85,7 +85,6 @@ export async function syncPage(run: SyncRun, page: ListedPage): Promise<{ comple
             }
         });
     } catch (error) {
-        turn.leave();
         await saves.abandon();
         throw error;
     } finally {
