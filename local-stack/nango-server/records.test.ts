@@ -251,6 +251,47 @@ describe('records', () => {
         expect((await store.records.saveRecords(c, MODEL, [{ id: 'n1' }], 'e3')).added).toEqual(['n1']);
     });
 
+    it('serves every payload shape as JSON that parses to what listRecords returns: id as the external id, metadata last', async () => {
+        const c = 'conn-json';
+        const records = [
+            { id: 'pruned', title: 'its payload goes' },
+            { id: 'plain', title: 'Ünïcödé — "quoted" \\ and\nnewline 🎧', n: 1.5, list: [1, null, true] },
+            { id: 7, title: 'a number id' },
+            { a: 'a one-letter key sorts before id', id: 'short-key' },
+            { id: 'own-metadata', _nango_metadata: { cursor: 'not ours' }, title: 'x' },
+            { id: 'mentions', title: '_nango_metadata', body: '"_nango_metadata": {}' },
+            { id: 'bare' }
+        ];
+        await store.records.saveRecords(c, MODEL, records, 'e1');
+        const first = (await store.records.listRecords({ connectionId: c, model: MODEL, limit: 1 })).records[0];
+        expect(first?.id).toBe('pruned');
+        await store.records.pruneRecords({ connectionId: c, model: MODEL, untilCursor: first?._nango_metadata.cursor ?? '' });
+        const json = await store.wire.listRecordsJson({ connectionId: c, model: MODEL, limit: 100 });
+        const text = Buffer.from(json).toString('utf8');
+        const served = JSON.parse(text) as { records: NangoRecord[]; next_cursor: string | null };
+        // JSON.parse keeps the last of two equal keys, which would hide a payload's own id or metadata left in.
+        expect(text.match(/"_nango_metadata": ?\{/g)).toHaveLength(records.length);
+        expect(text.match(/"id": ?/g)).toHaveLength(records.length);
+        const listed = await store.records.listRecords({ connectionId: c, model: MODEL, limit: 100 });
+        expect(served).toEqual(listed);
+        const byExternalId = byId(served.records);
+        expect(Object.keys(byExternalId.get('pruned') ?? {})).toEqual(['id', '_nango_metadata']);
+        expect(byExternalId.get('pruned')?._nango_metadata.pruned_at).toEqual(expect.stringMatching(/^\d{4}-/));
+        expect(byExternalId.get('plain')).toMatchObject(records[1] as object);
+        expect(Object.keys(byExternalId.get('bare') ?? {})).toEqual(['id', '_nango_metadata']);
+        expect(byExternalId.get('bare')?._nango_metadata.pruned_at).toBeNull();
+        expect(byExternalId.get('7')).toMatchObject({ id: '7', title: 'a number id' });
+        expect(byExternalId.get('short-key')).toMatchObject({ id: 'short-key', a: 'a one-letter key sorts before id' });
+        expect(byExternalId.get('own-metadata')?._nango_metadata.cursor).not.toBe('not ours');
+        expect(byExternalId.get('mentions')).toMatchObject({ title: '_nango_metadata', body: '"_nango_metadata": {}' });
+        for (const record of served.records) {
+            expect(Object.keys(record).at(-1)).toBe('_nango_metadata');
+            expect(Object.keys(record._nango_metadata).sort()).toEqual(
+                ['cursor', 'deleted_at', 'first_seen_at', 'last_action', 'last_modified_at', 'pruned_at'].sort()
+            );
+        }
+    });
+
     it('rejects records without an id and bad cursors', async () => {
         await expect(store.records.saveRecords('c', MODEL, [{ title: 'no id' }], 'e1')).rejects.toThrow(/no usable id/);
         await expect(store.records.listRecords({ connectionId: 'c', model: MODEL, cursor: 'bm90IGEgY3Vyc29y' })).rejects.toBeInstanceOf(

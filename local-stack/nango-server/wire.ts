@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { zodErrorToHttp, type ValidationError } from './http-errors.js';
-import type { ListRecordsQuery, RecordsStore, SaveSummary } from './records.js';
+import type { ListRecordsQuery, RecordsJson, RecordsStore, SaveSummary } from './records.js';
 
 /**
  * The two record routes that carry megabytes, with their bodies as UTF-8 bytes in and out: a page of 100 calls
@@ -26,7 +26,7 @@ const saveBody = z.strictObject({ ...recordsScope, records: z.array(z.looseObjec
 /** Not fatal: a malformed sequence becomes U+FFFD, as when the body was decoded as a string before. */
 const utf8 = new TextDecoder();
 
-export function createWireStore(records: RecordsStore): WireStore {
+export function createWireStore(records: RecordsStore & RecordsJson): WireStore {
     return {
         async saveRecordsBody(body) {
             let parsed: unknown;
@@ -50,8 +50,6 @@ export function createWireStore(records: RecordsStore): WireStore {
                 throw err;
             }
         },
-        async listRecordsJson(query) {
-            return Buffer.from(JSON.stringify(await records.listRecords(query)));
-        }
+        listRecordsJson: (query) => records.listRecordsJson(query)
     };
 }
