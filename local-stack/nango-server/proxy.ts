@@ -204,13 +204,17 @@ function headerWaitMs(config: RetryHeaderConfig | undefined, headers: Record<str
     return undefined;
 }
 
-interface SendResult {
+export interface SendResult {
     status: number;
     headers: Record<string, string>;
     body: Buffer;
 }
 
-function send(
+/**
+ * One HTTP exchange with node:http, the body read whole; `timeoutMs` is how long the socket may stay idle. The
+ * local Nango's proxy sends Clari requests with it, and a runner in another process reaches the local Nango with it.
+ */
+export function send(
     url: URL,
     method: HttpMethod,
     headers: Record<string, string>,
@@ -221,7 +225,9 @@ function send(
     const isHttps = url.protocol === 'https:';
     const transport = isHttps ? https : http;
     return new Promise((resolve, reject) => {
-        const req = transport.request(url, { method, headers, agent: isHttps ? agents.https : agents.http }, (res) => {
+        // Node sends a DELETE's body only with its length: it does not chunk a DELETE by default.
+        const withLength = body === undefined ? headers : { ...headers, 'content-length': String(body.length) };
+        const req = transport.request(url, { method, headers: withLength, agent: isHttps ? agents.https : agents.http }, (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
             res.on('end', () => {
@@ -237,12 +243,18 @@ function send(
     });
 }
 
-interface Agents {
+export interface Agents {
     http: http.Agent;
     https: https.Agent;
 }
 
-function errorCode(err: unknown): string {
+/** Keep-alive pools: sockets are reused across requests, and an idle one does not hold the process open. */
+export function createAgents(): Agents {
+    return { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+}
+
+/** The socket error's code (ECONNREFUSED, ETIMEDOUT...), or ERR_NETWORK when it has none. */
+export function errorCode(err: unknown): string {
     const code = (err as { code?: unknown } | null)?.code;
     return typeof code === 'string' ? code : 'ERR_NETWORK';
 }
@@ -253,7 +265,7 @@ export function createClariProxy(options: ClariProxyOptions): ClariProxy {
     const baseDelayMs = options.baseDelayMs ?? NANGO_BASE_DELAY_MS;
     const timeoutMs = options.timeoutMs ?? 120_000;
     const authHeaders = providerAuthHeaders(options.credentials);
-    const agents: Agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+    const agents = createAgents();
 
     return {
         baseUrl,

@@ -2,11 +2,15 @@ import { z } from 'zod';
 
 import {
     buildUrl,
+    createAgents,
+    errorCode,
     ProxyNetworkError,
+    send,
     type ClariProxy,
     type HttpMethod,
     type ProxyRequest,
-    type ProxyResponse
+    type ProxyResponse,
+    type SendResult
 } from '../nango-server/proxy.js';
 import type { ListRecordsResult, NangoRecord, SaveSummary } from '../nango-server/records.js';
 import type { StartedRun } from '../nango-server/runs.js';
@@ -64,19 +68,42 @@ export class LocalNangoRequestError extends Error {
     }
 }
 
-async function call(endpoint: LocalNangoEndpoint, method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
-    const response = await fetch(`${endpoint.url}${route}`, {
+/**
+ * node:http rather than fetch: at `--speed 10` a sync sends ~100 requests a second through the local Nango, on the
+ * same CPUs, and fetch spent about four times the CPU per request (0.44 ms against 0.11 for a 30 KB answer, in a
+ * microbenchmark on this kind of machine). Idle sockets for up to this long, as fetch's default allowed.
+ */
+const LOCAL_NANGO_IDLE_TIMEOUT_MS = 300_000;
+const agents = createAgents();
+
+function sendToLocalNango(
+    endpoint: Pick<LocalNangoEndpoint, 'url'>,
+    route: string,
+    request: { method: HttpMethod; headers: Record<string, string>; body?: Buffer | undefined; timeoutMs?: number }
+): Promise<SendResult> {
+    return send(
+        new URL(`${endpoint.url}${route}`),
+        request.method,
+        request.headers,
+        request.body,
+        agents,
+        request.timeoutMs ?? LOCAL_NANGO_IDLE_TIMEOUT_MS
+    );
+}
+
+async function call(endpoint: LocalNangoEndpoint, method: HttpMethod, route: string, body?: unknown, headers: Record<string, string> = {}) {
+    const response = await sendToLocalNango(endpoint, route, {
         method,
         headers: {
             authorization: `Bearer ${endpoint.secretKey}`,
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
             ...headers
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) })
+        body: body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     });
-    const text = await response.text();
+    const text = response.body.toString('utf8');
     const parsed: unknown = text === '' ? undefined : JSON.parse(text);
-    if (!response.ok) {
+    if (response.status < 200 || response.status > 299) {
         const error = errorBodySchema.safeParse(parsed);
         const code = error.success ? error.data.error.code : 'unknown_error';
         const message =
@@ -88,11 +115,12 @@ async function call(endpoint: LocalNangoEndpoint, method: string, route: string,
 
 /** What the local Nango listening at `url` serves, or null when nothing answers there. */
 export async function probeLocalNango(endpoint: Pick<LocalNangoEndpoint, 'url' | 'secretKey'>): Promise<LocalNangoInfo | null> {
-    let response: Response;
+    let response: SendResult;
     try {
-        response = await fetch(`${endpoint.url}/persist/info`, {
+        response = await sendToLocalNango(endpoint, '/persist/info', {
+            method: 'GET',
             headers: { authorization: `Bearer ${endpoint.secretKey}` },
-            signal: AbortSignal.timeout(5_000)
+            timeoutMs: 5_000
         });
     } catch {
         return null;
@@ -100,7 +128,8 @@ export async function probeLocalNango(endpoint: Pick<LocalNangoEndpoint, 'url' |
     if (response.status === 401) {
         throw new LocalNangoRequestError(401, 'unknown_account', `the local Nango at ${endpoint.url} rejects NANGO_SECRET_KEY_DEV`);
     }
-    const info = infoSchema.safeParse(response.ok ? await response.json() : null);
+    const ok = response.status >= 200 && response.status <= 299;
+    const info = infoSchema.safeParse(ok ? safeJson(response.body) : null);
     if (!info.success) {
         throw new LocalNangoRequestError(
             response.status,
@@ -251,7 +280,7 @@ export function createServerProxy(endpoint: LocalNangoEndpoint, connectionId: st
         baseUrl: clariBaseUrl,
         close: () => undefined,
         async request(req: ProxyRequest): Promise<ProxyResponse> {
-            const method = (req.method ?? 'GET').toUpperCase();
+            const method = (req.method ?? 'GET').toUpperCase() as HttpMethod;
             const target = buildUrl(`${endpoint.url}/proxy`, req.endpoint, req.params);
             const headers: Record<string, string> = {
                 authorization: `Bearer ${endpoint.secretKey}`,
@@ -264,23 +293,22 @@ export function createServerProxy(endpoint: LocalNangoEndpoint, connectionId: st
             for (const [name, value] of Object.entries(req.headers ?? {})) {
                 headers[`nango-proxy-${name.toLowerCase()}`] = value;
             }
-            let body: string | Buffer | undefined;
+            let body: Buffer | undefined;
             if (req.data !== undefined && req.data !== null) {
-                body = Buffer.isBuffer(req.data) ? req.data : typeof req.data === 'string' ? req.data : JSON.stringify(req.data);
+                body = Buffer.isBuffer(req.data)
+                    ? req.data
+                    : Buffer.from(typeof req.data === 'string' ? req.data : JSON.stringify(req.data));
                 headers['content-type'] ??= 'application/json';
             }
             const started = performance.now();
-            let response: Response;
+            let response: SendResult;
             try {
-                response = await fetch(target, { method, headers, ...(body === undefined ? {} : { body }) });
+                response = await send(target, method, headers, body, agents, LOCAL_NANGO_IDLE_TIMEOUT_MS);
             } catch (error) {
-                const code =
-                    error instanceof Error && error.cause instanceof Error && 'code' in error.cause
-                        ? String(error.cause.code)
-                        : 'ECONNREFUSED';
+                const code = errorCode(error);
                 req.onAttempt?.({
                     attempt: 0,
-                    method: method as HttpMethod,
+                    method,
                     endpoint: req.endpoint,
                     errorCode: code,
                     durationMs: performance.now() - started,
@@ -289,7 +317,7 @@ export function createServerProxy(endpoint: LocalNangoEndpoint, connectionId: st
                 });
                 throw new ProxyNetworkError(code, `the local Nango at ${endpoint.url} did not answer: ${code}`, 1);
             }
-            const responseBody = Buffer.from(await response.arrayBuffer());
+            const responseBody = response.body;
             const durationMs = performance.now() - started;
             if (
                 response.status === 502 &&
@@ -297,7 +325,7 @@ export function createServerProxy(endpoint: LocalNangoEndpoint, connectionId: st
             ) {
                 req.onAttempt?.({
                     attempt: 0,
-                    method: method as HttpMethod,
+                    method,
                     endpoint: req.endpoint,
                     errorCode: 'EUPSTREAM',
                     durationMs,
@@ -312,18 +340,14 @@ export function createServerProxy(endpoint: LocalNangoEndpoint, connectionId: st
             }
             req.onAttempt?.({
                 attempt: 0,
-                method: method as HttpMethod,
+                method,
                 endpoint: req.endpoint,
                 status: response.status,
                 durationMs,
                 willRetry: false,
                 waitMs: 0
             });
-            const responseHeaders: Record<string, string> = {};
-            response.headers.forEach((value, name) => {
-                responseHeaders[name] = value;
-            });
-            return { status: response.status, headers: responseHeaders, body: responseBody, attempts: 1 };
+            return { status: response.status, headers: response.headers, body: responseBody, attempts: 1 };
         }
     };
 }
