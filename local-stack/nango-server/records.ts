@@ -197,7 +197,8 @@ const JSONB_OID = 3802;
  * used as Postgres printed it; any other payload is parsed and rebuilt, as every one once was.
  */
 function recordJson(row: RecordRow): string {
-    const metadata = JSON.stringify(metadataOf(row));
+    const metadataObject = metadataOf(row);
+    const metadata = JSON.stringify(metadataObject);
     const id = JSON.stringify(row.external_id);
     const text = row.data_text;
     if (text === null) {
@@ -208,7 +209,7 @@ function recordJson(row: RecordRow): string {
     if (text.startsWith(idFirst) && (next === ',' || next === '}') && !text.includes(METADATA_KEY)) {
         return `${text.slice(0, -1)}, ${METADATA_KEY}: ${metadata}}`;
     }
-    return JSON.stringify({ ...(JSON.parse(text) as JsonObject), id: row.external_id, _nango_metadata: metadataOf(row) });
+    return JSON.stringify({ ...(JSON.parse(text) as JsonObject), id: row.external_id, _nango_metadata: metadataObject });
 }
 
 /**

@@ -91,6 +91,10 @@ function sendToLocalNango(
     );
 }
 
+function isSuccess(response: SendResult): boolean {
+    return response.status >= 200 && response.status <= 299;
+}
+
 async function call(endpoint: LocalNangoEndpoint, method: HttpMethod, route: string, body?: unknown, headers: Record<string, string> = {}) {
     const response = await sendToLocalNango(endpoint, route, {
         method,
@@ -103,7 +107,7 @@ async function call(endpoint: LocalNangoEndpoint, method: HttpMethod, route: str
     });
     const text = response.body.toString('utf8');
     const parsed: unknown = text === '' ? undefined : JSON.parse(text);
-    if (response.status < 200 || response.status > 299) {
+    if (!isSuccess(response)) {
         const error = errorBodySchema.safeParse(parsed);
         const code = error.success ? error.data.error.code : 'unknown_error';
         const message =
@@ -128,8 +132,7 @@ export async function probeLocalNango(endpoint: Pick<LocalNangoEndpoint, 'url' |
     if (response.status === 401) {
         throw new LocalNangoRequestError(401, 'unknown_account', `the local Nango at ${endpoint.url} rejects NANGO_SECRET_KEY_DEV`);
     }
-    const ok = response.status >= 200 && response.status <= 299;
-    const info = infoSchema.safeParse(ok ? safeJson(response.body) : null);
+    const info = infoSchema.safeParse(isSuccess(response) ? safeJson(response.body) : null);
     if (!info.success) {
         throw new LocalNangoRequestError(
             response.status,
