@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 
 import { describe, expect, it } from 'vitest';
 
-import { asJsonObject, dataHash, type JsonObject, type JsonValue } from './record-codec.js';
+import { asJsonObject, canonicalJson, type JsonObject, type JsonValue } from './record-codec.js';
 
-/** The hash as stores have always computed it: SHA-256 of one string, the JSON with every object's keys sorted. */
-function referenceHash(data: JsonObject): string {
+/** The JSON with every object's keys sorted, built the plain way. */
+function referenceJson(data: JsonObject): string {
     const sorted = (value: JsonValue): string => {
         if (Array.isArray(value)) {
             return `[${value.map(sorted).join(',')}]`;
@@ -18,10 +18,17 @@ function referenceHash(data: JsonObject): string {
         }
         return JSON.stringify(value);
     };
-    return createHash('sha256').update(sorted(data)).digest('hex');
+    return sorted(data);
 }
 
-describe('dataHash', () => {
+/** The hash as stores have always computed it: SHA-256 of that one string. */
+function referenceHash(data: JsonObject): string {
+    return createHash('sha256').update(referenceJson(data)).digest('hex');
+}
+
+const dataHash = (data: JsonObject): string => canonicalJson(data).hash;
+
+describe('canonicalJson', () => {
     const sample: JsonObject = {
         id: 'c1',
         title: 'Renewal — “Q3” ✓ 😀',
@@ -32,7 +39,7 @@ describe('dataHash', () => {
         emptyArr: []
     };
 
-    it('gives the hash stored before it streamed its input, so existing stores see no change', () => {
+    it('gives the hash stores have always saved, so existing stores see no change', () => {
         expect(dataHash(sample)).toBe('5b870b6fe9d088ff386d94892649e5370fba43e0e2572815878a07892a708106');
         expect(dataHash(sample)).toBe(referenceHash(sample));
     });
@@ -45,6 +52,14 @@ describe('dataHash', () => {
         const reordered: JsonObject = { summary: { full_summary: 'x'.repeat(70_000) }, transcript, id: 'big' };
         expect(dataHash(reordered)).toBe(dataHash(large));
         expect(dataHash({ ...large, id: 'other' })).not.toBe(dataHash(large));
+    });
+
+    it('hands back the hashed text itself: the record with sorted keys, as the store saves it', () => {
+        const { json, hash } = canonicalJson(sample);
+        expect(json).toBe(referenceJson(sample));
+        expect(JSON.parse(json)).toEqual(sample);
+        expect(createHash('sha256').update(json).digest('hex')).toBe(hash);
+        expect(Object.keys(JSON.parse(json) as object)).toEqual(Object.keys(sample).sort());
     });
 });
 

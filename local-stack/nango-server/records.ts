@@ -3,14 +3,15 @@ import { z } from 'zod';
 
 import {
     asJsonObject,
+    canonicalJson,
     checkLimit,
-    dataHash,
     decodeCursor,
     DEFAULT_LIMIT,
     encodeCursor,
     InvalidCursorError,
     type JsonObject
 } from './record-codec.js';
+import { BINARY_JSONB_PARAMS, binaryJsonb, JSONB_OID } from './pg-input.js';
 import { createRecordPruning, type RecordPruning } from './record-prune.js';
 import { createNewestFirstListing, type NewestFirstListing } from './records-newest-first.js';
 import { addRunChanges, runChanges, type ModelChanges } from './run-changes.js';
@@ -186,8 +187,6 @@ function metadataOf(row: RecordRow): NangoRecordMetadata {
 }
 
 const METADATA_KEY = '"_nango_metadata"';
-/** Postgres's type id for jsonb (PGlite's `types.JSONB`; that module is too big to load for one number). */
-const JSONB_OID = 3802;
 
 /**
  * A record as the records API serves it, as JSON text: the payload with `id` set to the external id and
@@ -290,10 +289,10 @@ export function createRecordsStore(db: PGlite, options: { chunkSize: number }): 
             // `ord` keeps the caller's order for the serial ids, which break ties between rows written together.
             // Each row is serialized once, before the first await: a caller that changes a record meanwhile cannot
             // change what is stored under its hash, and no deep copy of the page is made to serialize it again.
-            const rows = [...byId].map(
-                ([externalId, data], ord) =>
-                    `{"ord":${ord},"external_id":${JSON.stringify(externalId)},"data_hash":"${dataHash(data)}","data":${JSON.stringify(data)}}`
-            );
+            const rows = [...byId].map(([externalId, data], ord) => {
+                const { json, hash } = canonicalJson(data);
+                return `{"ord":${ord},"external_id":${JSON.stringify(externalId)},"data_hash":"${hash}","data":${json}}`;
+            });
             await db.transaction(async (tx) => {
                 const ts = await writeTimestamp(tx, connectionId, model);
                 for (const part of chunk(rows, options.chunkSize)) {
@@ -327,7 +326,8 @@ export function createRecordsStore(db: PGlite, options: { chunkSize: number }): 
                         FROM upserted u
                         JOIN incoming i ON i.external_id = u.external_id
                         LEFT JOIN previous p ON p.external_id = u.external_id`,
-                        [connectionId, model, `[${part.join(',')}]`, ts, executionId]
+                        [connectionId, model, binaryJsonb(`[${part.join(',')}]`), ts, executionId],
+                        BINARY_JSONB_PARAMS
                     );
                     for (const row of res.rows) {
                         summary[row.outcome].push(row.external_id);
