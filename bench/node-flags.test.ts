@@ -7,13 +7,14 @@ import { nodeFlagsOf, packageScripts, STORE_SCRIPTS } from './node-flags.js';
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 
 describe('the Node flags of the scripts that run a store', () => {
-    it('are the same in start, sync, serve and app, and keep WebAssembly on the baseline compiler', () => {
+    it('are the same in start, sync, serve and app, keep WebAssembly on the baseline compiler and each GC on its own thread', () => {
         const scripts = packageScripts(REPO_ROOT);
         const flags = STORE_SCRIPTS.map((name) => nodeFlagsOf(scripts, name));
         for (const each of flags) {
             expect(each).toEqual(flags[0]);
         }
         expect(flags[0]).toContain('--liftoff-only');
+        expect(flags[0]).toContain('--single-threaded-gc');
     });
 
     it('refuses a script that does not start Node on the launcher', () => {

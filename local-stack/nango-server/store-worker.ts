@@ -70,6 +70,9 @@ function serve(store: LocalStore): void {
  * Lowers this thread's priority (STORE_THREAD_NICE_STEP). Only on Linux, where each thread has a nice value of its
  * own: elsewhere this would lower the whole process. libuv's thread pool is started by the first thread that queues
  * work on it, and its threads keep that thread's nice value; it is started first, so that only this thread runs lower.
+ * The npm scripts that run a store pass `--single-threaded-gc`: V8's parallel and concurrent collectors run on the
+ * process's shared helper threads, at the usual priority, so this thread's garbage (megabytes per page of calls)
+ * was collected at the priority of the thread it should yield to.
  */
 async function lowerThisThread(dir: string): Promise<void> {
     if (process.platform !== 'linux') {
